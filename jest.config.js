@@ -1,0 +1,19 @@
+// Native ESM mode: Nest 12 ships ESM only, so jest must run under --experimental-vm-modules.
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  roots: ['<rootDir>/libs', '<rootDir>/apps', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  moduleNameMapper: {
+    // Tests import the library by its package name, resolved to the sources so no build is needed.
+    '^nestjs-redis-kit$': '<rootDir>/libs/redis/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],
+  },
+  testTimeout: 60_000,
+  maxWorkers: 2,
+};
