@@ -1,0 +1,154 @@
+import { Expose, plainToInstance, Transform } from 'class-transformer';
+import { IsOptional, ValidateBy, validateSync, type ValidationArguments } from 'class-validator';
+import { RedisConfigError } from '../redis.errors.js';
+import type { RedisModuleOptions, RedisNodeAddress } from '../redis.options.js';
+
+/** Variables read by `redisOptionsFromEnv`, in the order the README documents them. */
+export const REDIS_ENV_VARIABLES = [
+  'REDIS_URL',
+  'REDIS_HOST',
+  'REDIS_PORT',
+  'REDIS_USERNAME',
+  'REDIS_PASSWORD',
+  'REDIS_DB',
+  'REDIS_TLS',
+  'REDIS_KEY_PREFIX',
+  'REDIS_SENTINELS',
+  'REDIS_SENTINEL_NAME',
+  'REDIS_CLUSTER_NODES',
+  'REDIS_FALLBACK',
+  'REDIS_COMMAND_TIMEOUT_MS',
+] as const;
+
+type EnvName = (typeof REDIS_ENV_VARIABLES)[number];
+type EnvSource = Readonly<Record<string, string | undefined>> | { get(key: string): unknown };
+
+const TRUE = ['true', '1', 'yes', 'on'];
+const FALSE = ['false', '0', 'no', 'off'];
+
+/**
+ * One rule per variable. `secret` rules never echo the value: a URL or password must not reach a
+ * log through a validation message.
+ */
+function Rule(test: (value: string) => boolean, expectation: string, secret = false): PropertyDecorator {
+  return ValidateBy({
+    name: 'redisEnv',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && test(value),
+      defaultMessage: (args?: ValidationArguments) =>
+        `${args?.property} ${expectation}${secret ? '' : ` (got ${JSON.stringify(args?.value)})`}`,
+    },
+  });
+}
+
+const isInt = (min: number, max: number) => (v: string) => /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max;
+const isAddressList = (v: string) => v.split(',').every((part) => parseAddress(part.trim()) !== undefined);
+const isRedisUrl = (v: string) => {
+  try {
+    const url = new URL(v);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '' && (url.pathname === '' || /^\/\d*$/.test(url.pathname));
+  } catch {
+    return false;
+  }
+};
+
+// Blank values count as unset, as most .env tooling writes `KEY=` for "not configured".
+const trimmed = () => Transform(({ value }) => (typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined));
+
+class RedisEnvironment {
+  @Expose() @trimmed() @IsOptional() @Rule(isRedisUrl, 'must be a redis:// or rediss:// URL such as redis://user:password@host:6379/0', true)
+  REDIS_URL?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => /^[^\s/:@]+$|^\[[0-9a-fA-F:.]+\]$|^[0-9a-fA-F:]+:[0-9a-fA-F:.]*$/.test(v), 'must be a host name or IP address')
+  REDIS_HOST?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule(isInt(1, 65_535), 'must be an integer from 1 to 65535')
+  REDIS_PORT?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => !/\s/.test(v), 'must not contain spaces')
+  REDIS_USERNAME?: string;
+
+  // Kept verbatim (no trim): a password may legitimately end in a space.
+  @Expose() @IsOptional() @Rule((v) => v.length > 0, 'must not be empty when set', true)
+  REDIS_PASSWORD?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule(isInt(0, 1_000_000), 'must be a non-negative integer')
+  REDIS_DB?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => [...TRUE, ...FALSE].includes(v.toLowerCase()), 'must be true or false')
+  REDIS_TLS?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => !/[{}*?[\]\\\s]/.test(v), 'must not contain spaces, {, }, *, ?, [, ] or \\')
+  REDIS_KEY_PREFIX?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule(isAddressList, 'must be a comma-separated list of host:port')
+  REDIS_SENTINELS?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => /^\S+$/.test(v), 'must be the master group name, without spaces')
+  REDIS_SENTINEL_NAME?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule(isAddressList, 'must be a comma-separated list of host:port')
+  REDIS_CLUSTER_NODES?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => v === 'memory' || v === 'none', "must be 'memory' or 'none'")
+  REDIS_FALLBACK?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule(isInt(1, 600_000), 'must be an integer number of milliseconds from 1 to 600000')
+  REDIS_COMMAND_TIMEOUT_MS?: string;
+}
+
+/**
+ * Reads the `REDIS_*` variables (from `process.env`, a plain object or a `ConfigService`) and turns
+ * them into module options. A bad value stops start-up with one message naming the variable and
+ * what is wrong with it. With no variable set, the result selects the embedded in-memory store.
+ */
+export function redisOptionsFromEnv(source: EnvSource = process.env): RedisModuleOptions {
+  const raw: Partial<Record<EnvName, unknown>> = {};
+  for (const name of REDIS_ENV_VARIABLES) {
+    const value = typeof source.get === 'function' ? (source as { get(k: string): unknown }).get(name) : (source as Record<string, unknown>)[name];
+    if (value !== undefined && value !== null) raw[name] = typeof value === 'string' ? value : String(value);
+  }
+  const env = plainToInstance(RedisEnvironment, raw, { excludeExtraneousValues: true });
+  const problems = validateSync(env).flatMap((error) => Object.values(error.constraints ?? {}));
+
+  const has = (name: EnvName) => env[name] !== undefined;
+  const conflict = (a: EnvName, b: EnvName) => has(a) && has(b) && problems.push(`${a} and ${b} are both set: choose one way to reach Redis`);
+  conflict('REDIS_CLUSTER_NODES', 'REDIS_URL');
+  conflict('REDIS_CLUSTER_NODES', 'REDIS_HOST');
+  conflict('REDIS_CLUSTER_NODES', 'REDIS_SENTINELS');
+  conflict('REDIS_SENTINELS', 'REDIS_URL');
+  conflict('REDIS_SENTINELS', 'REDIS_HOST');
+  conflict('REDIS_URL', 'REDIS_HOST');
+  if (has('REDIS_SENTINELS') && !has('REDIS_SENTINEL_NAME')) problems.push('REDIS_SENTINELS is set but REDIS_SENTINEL_NAME is missing: name the master group the sentinels monitor');
+  if (has('REDIS_SENTINEL_NAME') && !has('REDIS_SENTINELS')) problems.push('REDIS_SENTINEL_NAME is set but REDIS_SENTINELS is missing: list the sentinels as host:port,host:port');
+  if (has('REDIS_CLUSTER_NODES') && has('REDIS_DB') && env.REDIS_DB !== '0') problems.push('REDIS_DB cannot be used with REDIS_CLUSTER_NODES: Redis Cluster only has database 0');
+  if (problems.length > 0) throw new RedisConfigError(problems);
+
+  const options: RedisModuleOptions = {};
+  if (env.REDIS_URL) options.url = env.REDIS_URL;
+  if (env.REDIS_HOST) options.host = env.REDIS_HOST.replace(/^\[(.*)\]$/, '$1');
+  if (env.REDIS_PORT) options.port = Number(env.REDIS_PORT);
+  if (env.REDIS_USERNAME) options.username = env.REDIS_USERNAME;
+  if (env.REDIS_PASSWORD) options.password = env.REDIS_PASSWORD;
+  if (env.REDIS_DB) options.db = Number(env.REDIS_DB);
+  if (env.REDIS_TLS) options.tls = TRUE.includes(env.REDIS_TLS.toLowerCase());
+  if (env.REDIS_KEY_PREFIX) options.keyPrefix = env.REDIS_KEY_PREFIX;
+  if (env.REDIS_SENTINELS) options.sentinel = { name: env.REDIS_SENTINEL_NAME!, sentinels: parseAddressList(env.REDIS_SENTINELS) };
+  if (env.REDIS_CLUSTER_NODES) options.cluster = { nodes: parseAddressList(env.REDIS_CLUSTER_NODES) };
+  if (env.REDIS_FALLBACK) options.fallback = env.REDIS_FALLBACK as 'memory' | 'none';
+  if (env.REDIS_COMMAND_TIMEOUT_MS) options.commandTimeoutMs = Number(env.REDIS_COMMAND_TIMEOUT_MS);
+  return options;
+}
+
+/** `host:port`, `[v6]:port`; the port is required so a typo cannot silently pick 6379. */
+function parseAddress(text: string): RedisNodeAddress | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65_535) return undefined;
+  return { host: match[1] ?? match[2]!, port };
+}
+
+function parseAddressList(text: string): RedisNodeAddress[] {
+  return text.split(',').map((part) => parseAddress(part.trim())!);
+}

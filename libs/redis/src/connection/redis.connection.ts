@@ -1,0 +1,207 @@
+import { EventEmitter } from 'node:events';
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+import { FallbackEngine } from '../engine/fallback.engine.js';
+import { MemoryEngine } from '../engine/memory.engine.js';
+import { RedisEngine } from '../engine/redis.engine.js';
+import type { StoreEngine } from '../engine/store-engine.port.js';
+import { RedisUnavailableError } from '../redis.errors.js';
+import { describeTarget, type ResolvedRedisOptions } from '../redis.options.js';
+import { createRedisClient } from './redis-client.factory.js';
+import { DEFAULT_REDIS_NAME } from './redis.tokens.js';
+
+export type RedisStatus = 'connecting' | 'connected' | 'memory-fallback' | 'disconnected';
+
+export interface RedisConnectionEvents {
+  /** Fired on every status change, with the previous status. */
+  status: [status: RedisStatus, previous: RedisStatus];
+}
+
+/**
+ * One managed connection: the ioredis client, the engine capabilities use, and the status an
+ * operator sees. It connects in `onModuleInit` without blocking start-up on a dead Redis, logs a
+ * single warning per outage (not one line per retry), and on shutdown closes only what it created.
+ */
+export class RedisConnection extends EventEmitter<RedisConnectionEvents> implements OnModuleInit, OnApplicationShutdown {
+  /** The ioredis client, or `null` when no Redis is configured and the embedded store is used. */
+  readonly client: Redis | Cluster | null;
+  /** The store every capability talks to: Redis behind a breaker, or memory alone. */
+  readonly engine: StoreEngine;
+  private readonly fallback?: FallbackEngine;
+  private readonly ownsClient: boolean;
+  private readonly logger: Logger;
+  private current: RedisStatus = 'connecting';
+  private everReady = false;
+  private shutDown = false;
+  private lastError?: string;
+  private readonly detach: Array<() => void> = [];
+
+  constructor(
+    readonly options: ResolvedRedisOptions,
+    readonly name: string = DEFAULT_REDIS_NAME,
+  ) {
+    super();
+    this.logger = new Logger(name === DEFAULT_REDIS_NAME ? 'Redis' : `Redis:${name}`);
+    const target = options.target;
+    const onHandlerError = (error: unknown, channel: string) =>
+      this.logger.error(`A subscriber of channel "${channel}" threw: ${error instanceof Error ? error.message : String(error)}`);
+    const memory = () => new MemoryEngine({ ...options.memory, onHandlerError });
+
+    if (target.kind === 'none') {
+      this.client = null;
+      this.ownsClient = false;
+      this.engine = memory();
+      this.current = 'memory-fallback';
+      return;
+    }
+    this.ownsClient = target.kind !== 'client';
+    this.client = target.kind === 'client' ? target.client : createRedisClient(target, options);
+    const redis = new RedisEngine(this.client, { keyPrefix: options.keyPrefix, onHandlerError });
+    this.fallback = new FallbackEngine(redis, options.fallback === 'memory' ? memory() : null, {
+      commandTimeoutMs: options.commandTimeoutMs,
+      ...options.breaker,
+    });
+    this.engine = this.fallback;
+    this.wire(this.client, this.fallback);
+  }
+
+  status(): RedisStatus {
+    return this.current;
+  }
+
+  /** Round-trip latency to Redis in milliseconds; rejects while Redis is unreachable. */
+  async ping(): Promise<number> {
+    if (!this.fallback) throw new RedisUnavailableError('no Redis is configured (embedded in-memory store)');
+    return this.fallback.ping();
+  }
+
+  private initialized?: Promise<void>;
+
+  /** Idempotent: the connection may be registered under several tokens (class and name). */
+  onModuleInit(): Promise<void> {
+    this.initialized ??= this.connect();
+    return this.initialized;
+  }
+
+  private async connect(): Promise<void> {
+    if (!this.client) {
+      this.logger.log(`No Redis configured: serving from ${describeTarget(this.options.target)}`);
+      return;
+    }
+    const where = describeTarget(this.options.target);
+    if (this.client.status === 'ready') {
+      this.markReady();
+      return;
+    }
+    try {
+      await this.waitForReady(this.client);
+      this.logger.log(`Connected to ${where}`);
+    } catch (error) {
+      this.lastError = errorText(error);
+      this.fallback!.connectionLost(this.lastError);
+      // Start-up goes on (the breaker's switch logged one warning): the app serves from the
+      // fallback and switches over when Redis appears.
+      this.refreshStatus();
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.shutDown) return;
+    this.shutDown = true;
+    await this.fallback?.close();
+    if (!this.fallback) await this.engine.close();
+    for (const off of this.detach.splice(0)) off();
+    if (this.client && this.ownsClient) await closeClient(this.client);
+    this.setStatus('disconnected');
+  }
+
+  private wire(client: Redis | Cluster, fallback: FallbackEngine): void {
+    const on = (event: string, listener: (...args: unknown[]) => void) => {
+      client.on(event, listener);
+      this.detach.push(() => client.off(event, listener));
+    };
+    // ioredis emits 'error' on every failed reconnect; without a listener it would crash the app.
+    on('error', (error) => (this.lastError = errorText(error)));
+    on('ready', () => this.markReady());
+    on('close', () => {
+      if (!this.shutDown) fallback.connectionLost(this.lastError ?? 'connection closed');
+    });
+    const onMode = () => this.refreshStatus();
+    fallback.on('mode', onMode);
+    this.detach.push(() => fallback.off('mode', onMode));
+  }
+
+  private markReady(): void {
+    this.everReady = true;
+    this.lastError = undefined;
+    this.fallback?.connectionReady();
+    this.refreshStatus();
+  }
+
+  private refreshStatus(): void {
+    if (this.shutDown || !this.fallback) return;
+    if (this.fallback.mode() === 'memory') {
+      const next = this.options.fallback === 'memory' ? 'memory-fallback' : 'disconnected';
+      if (next !== this.current) {
+        this.logger.warn(
+          next === 'memory-fallback'
+            ? `Redis unavailable (${this.lastError ?? 'not answering'}): serving from the in-memory fallback until it returns`
+            : `Redis unavailable (${this.lastError ?? 'not answering'}): commands fail fast until it returns (fallback: 'none')`,
+        );
+      }
+      this.setStatus(next);
+      return;
+    }
+    if (!this.everReady) {
+      this.setStatus('connecting');
+      return;
+    }
+    if (this.current === 'memory-fallback' || this.current === 'disconnected') this.logger.log('Redis is back: serving from Redis again');
+    this.setStatus('connected');
+  }
+
+  private setStatus(next: RedisStatus): void {
+    if (next === this.current) return;
+    const previous = this.current;
+    this.current = next;
+    this.emit('status', next, previous);
+  }
+
+  private waitForReady(client: Redis | Cluster): Promise<void> {
+    const timeoutMs = this.options.connectTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+      const onReady = () => done();
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        if (error) reject(error);
+        else resolve();
+      };
+      client.once('ready', onReady);
+      if (client.status === 'wait') client.connect().catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
+    });
+  }
+}
+
+async function closeClient(client: Redis | Cluster): Promise<void> {
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  // QUIT lets in-flight replies arrive; a Redis that stopped answering must not hold up shutdown.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.quit().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 1_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  client.disconnect();
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return errorText(error.errors[0]);
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,329 @@
+import { performance } from 'node:perf_hooks';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
+import { escapeGlob } from './glob.util.js';
+import type { ScriptDefinition, ScriptReply } from './script.registry.js';
+import type {
+  EngineMode,
+  MessageHandler,
+  MsetEntry,
+  PatternMessageHandler,
+  SetOptions,
+  StoreEngine,
+  Unsubscribe,
+  ZEntry,
+} from './store-engine.port.js';
+
+export interface RedisEngineOptions {
+  keyPrefix: string;
+  onHandlerError?: (error: unknown, channel: string) => void;
+}
+
+type Client = Redis | Cluster;
+type ScriptCommand = (...args: (string | number)[]) => Promise<ScriptReply>;
+
+/**
+ * The port on ioredis, for a standalone/Sentinel `Redis` or a `Cluster`. It adds `keyPrefix` itself
+ * (ioredis' own option misses SCAN patterns and replies) and splits multi-key commands by hash slot
+ * so they run on Cluster. It has no deadlines or fallback: `FallbackEngine` wraps it for that.
+ */
+export class RedisEngine implements StoreEngine {
+  private readonly prefix: string;
+  private readonly isCluster: boolean;
+  private readonly defined = new Set<string>();
+  private subscriber?: Client;
+  private readonly channels = new Map<string, Set<MessageHandler>>();
+  private readonly patterns = new Map<string, Set<PatternMessageHandler>>();
+
+  constructor(
+    readonly client: Client,
+    private readonly options: RedisEngineOptions,
+  ) {
+    this.prefix = options.keyPrefix;
+    this.isCluster = client instanceof Cluster;
+  }
+
+  mode(): EngineMode {
+    return 'redis';
+  }
+
+  private k(key: string): string {
+    return this.prefix + key;
+  }
+
+  async get(key: string) {
+    return this.client.get(this.k(key));
+  }
+
+  async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
+    const args: (string | number)[] = [this.k(key), value];
+    if (options.ttlMs && options.ttlMs > 0) args.push('PX', Math.ceil(options.ttlMs));
+    if (options.nx) args.push('NX');
+    else if (options.xx) args.push('XX');
+    const reply = await this.client.call('SET', ...args);
+    return reply === 'OK';
+  }
+
+  async mget(keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    if (!this.isCluster) return this.client.mget(keys.map((k) => this.k(k)));
+    const out: (string | null)[] = new Array(keys.length).fill(null);
+    await Promise.all(
+      [...this.bySlot(keys)].map(async ([, indexes]) => {
+        const values = await this.client.mget(indexes.map((i) => this.k(keys[i]!)));
+        indexes.forEach((i, j) => (out[i] = values[j] ?? null));
+      }),
+    );
+    return out;
+  }
+
+  async mset(entries: readonly MsetEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const groups = this.isCluster ? [...this.bySlot(entries.map((e) => e.key)).values()] : [entries.map((_, i) => i)];
+    await Promise.all(
+      groups.map((indexes) => {
+        const pipeline = this.client.pipeline();
+        for (const i of indexes) {
+          const e = entries[i]!;
+          if (e.ttlMs && e.ttlMs > 0) pipeline.set(this.k(e.key), e.value, 'PX', Math.ceil(e.ttlMs));
+          else pipeline.set(this.k(e.key), e.value);
+        }
+        return execPipeline(pipeline);
+      }),
+    );
+  }
+
+  async del(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    if (!this.isCluster) return this.client.unlink(...keys.map((k) => this.k(k)));
+    const counts = await Promise.all([...this.bySlot(keys).values()].map((idx) => this.client.unlink(...idx.map((i) => this.k(keys[i]!)))));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async exists(key: string) {
+    return (await this.client.exists(this.k(key))) === 1;
+  }
+  async pttl(key: string) {
+    return this.client.pttl(this.k(key));
+  }
+  async pexpire(key: string, ttlMs: number) {
+    return (await this.client.pexpire(this.k(key), Math.ceil(ttlMs))) === 1;
+  }
+  async incrBy(key: string, by: number) {
+    return this.client.incrby(this.k(key), by);
+  }
+
+  async hget(key: string, field: string) {
+    return this.client.hget(this.k(key), field);
+  }
+  async hset(key: string, fields: Readonly<Record<string, string>>) {
+    if (Object.keys(fields).length === 0) return 0;
+    return this.client.hset(this.k(key), fields);
+  }
+  async hgetall(key: string): Promise<Record<string, string>> {
+    return toRecord(await this.client.hgetall(this.k(key)));
+  }
+  async hdel(key: string, fields: readonly string[]) {
+    if (fields.length === 0) return 0;
+    return this.client.hdel(this.k(key), ...fields);
+  }
+
+  async sadd(key: string, members: readonly string[]) {
+    if (members.length === 0) return 0;
+    return this.client.sadd(this.k(key), ...members);
+  }
+  async srem(key: string, members: readonly string[]) {
+    if (members.length === 0) return 0;
+    return this.client.srem(this.k(key), ...members);
+  }
+  async smembers(key: string) {
+    return this.client.smembers(this.k(key));
+  }
+  async sismember(key: string, member: string) {
+    return (await this.client.sismember(this.k(key), member)) === 1;
+  }
+
+  async zadd(key: string, entries: readonly ZEntry[]) {
+    if (entries.length === 0) return 0;
+    return Number(await this.client.zadd(this.k(key), ...entries.flatMap((e) => [score(e.score), e.member])));
+  }
+  async zincrby(key: string, by: number, member: string) {
+    return Number(await this.client.zincrby(this.k(key), by, member));
+  }
+  async zrem(key: string, members: readonly string[]) {
+    if (members.length === 0) return 0;
+    return this.client.zrem(this.k(key), ...members);
+  }
+  async zscore(key: string, member: string) {
+    const s = await this.client.zscore(this.k(key), member);
+    return s === null || s === undefined ? null : Number(s);
+  }
+  async zcard(key: string) {
+    return this.client.zcard(this.k(key));
+  }
+  async zrange(key: string, start: number, stop: number, options: { reverse?: boolean } = {}) {
+    const args: (string | number)[] = [this.k(key), start, stop];
+    if (options.reverse) args.push('REV');
+    args.push('WITHSCORES');
+    return toZEntries(await this.client.call('ZRANGE', ...args));
+  }
+  async zrangeByScore(key: string, min: number, max: number, options: { limit?: number } = {}) {
+    const args: (string | number)[] = [this.k(key), score(min), score(max), 'WITHSCORES'];
+    if (options.limit !== undefined) args.push('LIMIT', 0, options.limit);
+    return toZEntries(await this.client.call('ZRANGEBYSCORE', ...args));
+  }
+  async zremRangeByScore(key: string, min: number, max: number) {
+    return this.client.zremrangebyscore(this.k(key), score(min), score(max));
+  }
+
+  async *scan(pattern: string, options: { count?: number } = {}): AsyncIterable<string[]> {
+    const match = escapeGlob(this.prefix) + pattern;
+    const count = options.count ?? 100;
+    // Keyless commands go to one random node on a Cluster; every master has to be walked.
+    const nodes: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);
+        cursor = next;
+        if (keys.length > 0) yield keys.map((key) => key.slice(this.prefix.length));
+      } while (cursor !== '0');
+    }
+  }
+
+  async runScript(script: ScriptDefinition, keys: readonly string[], args: readonly (string | number)[]): Promise<ScriptReply> {
+    if (keys.length !== script.numberOfKeys) throw new Error(`script ${script.name} takes ${script.numberOfKeys} keys (got ${keys.length})`);
+    if (!this.defined.has(script.commandName)) {
+      // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover).
+      this.client.defineCommand(script.commandName, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+      this.defined.add(script.commandName);
+    }
+    const command = (this.client as unknown as Record<string, ScriptCommand>)[script.commandName]!;
+    return command.call(this.client, ...keys.map((k) => this.k(k)), ...args);
+  }
+
+  async time(): Promise<number> {
+    const [seconds, micros] = await this.client.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  async ping(): Promise<number> {
+    const start = performance.now();
+    await this.client.ping();
+    return performance.now() - start;
+  }
+
+  async publish(channel: string, message: string) {
+    return this.client.publish(this.k(channel), message);
+  }
+
+  async subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe> {
+    return this.addSubscription(this.channels, channel, handler, 'subscribe', 'unsubscribe');
+  }
+
+  async psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {
+    return this.addSubscription(this.patterns, escapeGlob(this.prefix) + pattern, handler, 'psubscribe', 'punsubscribe');
+  }
+
+  async clear(): Promise<void> {
+    for await (const batch of this.scan('*', { count: 500 })) await this.del(batch);
+  }
+
+  async close(): Promise<void> {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.channels.clear();
+    this.patterns.clear();
+    subscriber?.disconnect();
+  }
+
+  /**
+   * Subscriptions are kept here as the source of truth and (re)issued whenever the subscriber
+   * connection becomes ready, so one made while Redis was down starts flowing when it returns.
+   */
+  private async addSubscription<H>(registry: Map<string, Set<H>>, name: string, handler: H, on: 'subscribe' | 'psubscribe', off: 'unsubscribe' | 'punsubscribe'): Promise<Unsubscribe> {
+    const isChannel = on === 'subscribe';
+    const redisName = isChannel ? this.k(name) : name;
+    const handlers = registry.get(redisName) ?? new Set<H>();
+    const first = handlers.size === 0;
+    handlers.add(handler);
+    registry.set(redisName, handlers);
+    const subscriber = this.ensureSubscriber();
+    if (first && subscriber.status === 'ready') await subscriber[on](redisName);
+    return async () => {
+      if (!handlers.delete(handler) || handlers.size > 0) return;
+      registry.delete(redisName);
+      if (this.subscriber?.status === 'ready') await this.subscriber[off](redisName).catch(() => undefined);
+    };
+  }
+
+  private ensureSubscriber(): Client {
+    if (this.subscriber) return this.subscriber;
+    const subscriber: Client = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
+    this.subscriber = subscriber;
+    subscriber.on('error', () => undefined); // the main connection reports outages; avoid noise twice
+    subscriber.on('ready', () => {
+      const channels = [...this.channels.keys()];
+      const patterns = [...this.patterns.keys()];
+      if (channels.length > 0) subscriber.subscribe(...channels).catch(() => undefined);
+      if (patterns.length > 0) subscriber.psubscribe(...patterns).catch(() => undefined);
+    });
+    subscriber.on('message', (channel: string, message: string) => {
+      const logical = channel.slice(this.prefix.length);
+      for (const h of this.channels.get(channel) ?? []) this.deliver(logical, () => h(message, logical));
+    });
+    subscriber.on('pmessage', (pattern: string, channel: string, message: string) => {
+      const logical = channel.slice(this.prefix.length);
+      const logicalPattern = pattern.slice(escapeGlob(this.prefix).length);
+      for (const h of this.patterns.get(pattern) ?? []) this.deliver(logical, () => h(message, logical, logicalPattern));
+    });
+    if (subscriber.status === 'wait') subscriber.connect().catch(() => undefined);
+    return subscriber;
+  }
+
+  private deliver(channel: string, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.options.onHandlerError?.(error, channel);
+    }
+  }
+
+  private bySlot(keys: readonly string[]): Map<number, number[]> {
+    const groups = new Map<number, number[]>();
+    keys.forEach((key, i) => {
+      const slot = calculateSlot(this.k(key));
+      const list = groups.get(slot);
+      if (list) list.push(i);
+      else groups.set(slot, [i]);
+    });
+    return groups;
+  }
+}
+
+async function execPipeline(pipeline: ChainableCommander): Promise<void> {
+  const results = (await pipeline.exec()) ?? [];
+  const failed = results.find(([error]) => error);
+  if (failed) throw failed[0];
+}
+
+const score = (n: number): string => (n === Infinity ? '+inf' : n === -Infinity ? '-inf' : String(n));
+
+/** RESP3 gives a map, RESP2 a flat list: callers see one shape either way. */
+function toRecord(reply: unknown): Record<string, string> {
+  if (reply instanceof Map) return Object.fromEntries(reply);
+  if (Array.isArray(reply)) {
+    const out: Record<string, string> = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = String(reply[i + 1]);
+    return out;
+  }
+  return { ...(reply as Record<string, string>) };
+}
+
+function toZEntries(reply: unknown): ZEntry[] {
+  const list = reply as unknown[];
+  if (list.length > 0 && Array.isArray(list[0])) return (list as [string, string | number][]).map(([member, s]) => ({ member: String(member), score: Number(s) }));
+  const out: ZEntry[] = [];
+  for (let i = 0; i + 1 < list.length; i += 2) out.push({ member: String(list[i]), score: Number(list[i + 1]) });
+  return out;
+}

@@ -1,0 +1,47 @@
+/**
+ * Every error the library throws on purpose carries a stable `code`, so callers can branch on it
+ * without parsing messages.
+ */
+export class RedisKitError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad module options or environment: thrown before any connection is attempted. */
+export class RedisConfigError extends RedisKitError {
+  constructor(readonly problems: string[]) {
+    super(
+      'E_REDIS_CONFIG',
+      problems.length === 1
+        ? `Invalid Redis configuration: ${problems[0]}`
+        : `Invalid Redis configuration:\n- ${problems.join('\n- ')}`,
+    );
+  }
+}
+
+/** Redis could not answer within the deadline and no fallback is configured (or allowed). */
+export class RedisUnavailableError extends RedisKitError {
+  constructor(message = 'Redis is unavailable', options?: { cause?: unknown }) {
+    super('E_REDIS_UNAVAILABLE', message, options);
+  }
+}
+
+/** A command did not settle within `commandTimeoutMs`; its outcome on the server is unknown. */
+export class RedisTimeoutError extends RedisKitError {
+  constructor(timeoutMs: number) {
+    super('E_REDIS_TIMEOUT', `Redis did not answer within ${timeoutMs} ms`);
+  }
+}
+
+/** The in-memory store refused a write that can never fit its bounds. */
+export class MemoryLimitError extends RedisKitError {
+  constructor(message: string) {
+    super('E_MEMORY_LIMIT', message);
+  }
+}

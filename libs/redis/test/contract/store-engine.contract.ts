@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { escapeGlob } from '../../src/engine/glob.util.js';
+import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
+import type { StoreEngine } from '../../src/engine/store-engine.port.js';
+
+export interface ContractTarget {
+  engine: StoreEngine;
+  /** Tears down whatever the target started. */
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One behaviour suite for every engine: the same inputs must give the same outputs on memory,
+ * Redis standalone, Redis Cluster and the fallback engine with Redis up or down. Each test works
+ * under its own random key space, so engines that share a server do not see each other's keys.
+ */
+export function runStoreEngineContract(name: string, open: () => Promise<ContractTarget>): void {
+  describe(`StoreEngine contract: ${name}`, () => {
+    let target: ContractTarget;
+    let e: StoreEngine;
+    let ns: string;
+    const k = (key: string) => `${ns}:${key}`;
+
+    beforeAll(async () => {
+      target = await open();
+      e = target.engine;
+    });
+    afterAll(async () => {
+      await target?.close();
+    });
+    beforeEach(() => {
+      ns = `t${randomUUID().slice(0, 8)}`;
+    });
+
+    describe('strings', () => {
+      it('round-trips values exactly, including unicode and large values', async () => {
+        const big = 'x'.repeat(512 * 1024);
+        const text = 'héllo 🌍 \u0000 "quoted" \n newline';
+        await expect(e.set(k('a'), text)).resolves.toBe(true);
+        await e.set(k('big'), big);
+        expect(await e.get(k('a'))).toBe(text);
+        expect(await e.get(k('big'))).toBe(big);
+        expect(await e.get(k('missing'))).toBeNull();
+      });
+
+      it('honours nx and xx', async () => {
+        expect(await e.set(k('n'), '1', { nx: true })).toBe(true);
+        expect(await e.set(k('n'), '2', { nx: true })).toBe(false);
+        expect(await e.get(k('n'))).toBe('1');
+        expect(await e.set(k('x'), '1', { xx: true })).toBe(false);
+        expect(await e.get(k('x'))).toBeNull();
+        expect(await e.set(k('n'), '3', { xx: true })).toBe(true);
+        expect(await e.get(k('n'))).toBe('3');
+      });
+
+      it('expires values after their TTL and reports pttl', async () => {
+        await e.set(k('t'), 'v', { ttlMs: 150 });
+        await e.set(k('forever'), 'v');
+        const ttl = await e.pttl(k('t'));
+        expect(ttl).toBeGreaterThan(0);
+        expect(ttl).toBeLessThanOrEqual(150);
+        expect(await e.pttl(k('forever'))).toBe(-1);
+        expect(await e.pttl(k('missing'))).toBe(-2);
+        await sleep(250);
+        expect(await e.get(k('t'))).toBeNull();
+        expect(await e.exists(k('t'))).toBe(false);
+        expect(await e.get(k('forever'))).toBe('v');
+      });
+
+      it('overwriting without a TTL clears the old TTL', async () => {
+        await e.set(k('t'), 'a', { ttlMs: 10_000 });
+        await e.set(k('t'), 'b');
+        expect(await e.pttl(k('t'))).toBe(-1);
+      });
+
+      it('pexpire sets, and a non-positive TTL deletes', async () => {
+        expect(await e.pexpire(k('none'), 1000)).toBe(false);
+        await e.set(k('p'), 'v');
+        expect(await e.pexpire(k('p'), 5000)).toBe(true);
+        expect(await e.pttl(k('p'))).toBeGreaterThan(4000);
+        expect(await e.pexpire(k('p'), 0)).toBe(true);
+        expect(await e.exists(k('p'))).toBe(false);
+      });
+
+      it('mget and mset across many keys (several cluster slots), in order', async () => {
+        const keys = Array.from({ length: 50 }, (_, i) => k(`m${i}`));
+        await e.mset(keys.filter((_, i) => i % 2 === 0).map((key, i) => ({ key, value: `v${i}`, ttlMs: i === 0 ? 60_000 : undefined })));
+        const values = await e.mget(keys);
+        expect(values).toEqual(keys.map((_, i) => (i % 2 === 0 ? `v${i / 2}` : null)));
+        expect(await e.pttl(keys[0]!)).toBeGreaterThan(0);
+        expect(await e.pttl(keys[2]!)).toBe(-1);
+        expect(await e.mget([])).toEqual([]);
+      });
+
+      it('del counts what existed, across slots', async () => {
+        await e.mset([1, 2, 3].map((i) => ({ key: k(`d${i}`), value: 'v' })));
+        expect(await e.del([k('d1'), k('d2'), k('d3'), k('d4')])).toBe(3);
+        expect(await e.del([])).toBe(0);
+        expect(await e.mget([k('d1'), k('d2')])).toEqual([null, null]);
+      });
+
+      it('incrBy counts, keeps the TTL and rejects non-integers', async () => {
+        expect(await e.incrBy(k('c'), 5)).toBe(5);
+        expect(await e.incrBy(k('c'), -2)).toBe(3);
+        await e.pexpire(k('c'), 10_000);
+        await e.incrBy(k('c'), 1);
+        expect(await e.pttl(k('c'))).toBeGreaterThan(0);
+        await e.set(k('s'), 'abc');
+        await expect(e.incrBy(k('s'), 1)).rejects.toThrow(/not an integer/);
+      });
+
+      it('rejects an operation on the wrong type with WRONGTYPE', async () => {
+        await e.hset(k('h'), { f: 'v' });
+        await expect(e.get(k('h'))).rejects.toThrow(/WRONGTYPE/);
+        await expect(e.sadd(k('h'), ['m'])).rejects.toThrow(/WRONGTYPE/);
+      });
+    });
+
+    describe('hashes', () => {
+      it('sets, reads and deletes fields; an emptied hash is gone', async () => {
+        expect(await e.hset(k('h'), { a: '1', b: '2' })).toBe(2);
+        expect(await e.hset(k('h'), { b: '3', c: '4' })).toBe(1);
+        expect(await e.hget(k('h'), 'b')).toBe('3');
+        expect(await e.hget(k('h'), 'zz')).toBeNull();
+        expect(await e.hgetall(k('h'))).toEqual({ a: '1', b: '3', c: '4' });
+        expect(await e.hgetall(k('none'))).toEqual({});
+        expect(await e.hdel(k('h'), ['a', 'b', 'c', 'd'])).toBe(3);
+        expect(await e.exists(k('h'))).toBe(false);
+      });
+    });
+
+    describe('sets', () => {
+      it('adds, checks and removes members', async () => {
+        expect(await e.sadd(k('s'), ['a', 'b', 'a'])).toBe(2);
+        expect(await e.sismember(k('s'), 'a')).toBe(true);
+        expect(await e.sismember(k('s'), 'z')).toBe(false);
+        expect((await e.smembers(k('s'))).sort()).toEqual(['a', 'b']);
+        expect(await e.srem(k('s'), ['a', 'z'])).toBe(1);
+        expect(await e.srem(k('s'), ['b'])).toBe(1);
+        expect(await e.exists(k('s'))).toBe(false);
+        expect(await e.smembers(k('none'))).toEqual([]);
+      });
+    });
+
+    describe('sorted sets', () => {
+      const board = async () => {
+        await e.zadd(k('z'), [
+          { member: 'carol', score: 30 },
+          { member: 'alice', score: 10 },
+          { member: 'bob', score: 20 },
+          { member: 'dave', score: 20 },
+        ]);
+      };
+
+      it('orders by score, then member, both ways', async () => {
+        await board();
+        expect(await e.zrange(k('z'), 0, -1)).toEqual([
+          { member: 'alice', score: 10 },
+          { member: 'bob', score: 20 },
+          { member: 'dave', score: 20 },
+          { member: 'carol', score: 30 },
+        ]);
+        expect((await e.zrange(k('z'), 0, 1, { reverse: true })).map((x) => x.member)).toEqual(['carol', 'dave']);
+        expect((await e.zrange(k('z'), -2, -1)).map((x) => x.member)).toEqual(['dave', 'carol']);
+        expect(await e.zrange(k('z'), 10, 20)).toEqual([]);
+        expect(await e.zrange(k('none'), 0, -1)).toEqual([]);
+      });
+
+      it('updates scores, counts and removes by score', async () => {
+        await board();
+        expect(await e.zadd(k('z'), [{ member: 'alice', score: 5 }, { member: 'erin', score: 1.5 }])).toBe(1);
+        expect(await e.zincrby(k('z'), 2.5, 'alice')).toBe(7.5);
+        expect(await e.zincrby(k('z'), 1, 'new')).toBe(1);
+        expect(await e.zscore(k('z'), 'alice')).toBe(7.5);
+        expect(await e.zscore(k('z'), 'nobody')).toBeNull();
+        expect(await e.zcard(k('z'))).toBe(6);
+        expect(await e.zrangeByScore(k('z'), 2, 20)).toEqual([
+          { member: 'alice', score: 7.5 },
+          { member: 'bob', score: 20 },
+          { member: 'dave', score: 20 },
+        ]);
+        expect((await e.zrangeByScore(k('z'), -Infinity, Infinity, { limit: 2 })).map((x) => x.member)).toEqual(['new', 'erin']);
+        expect(await e.zremRangeByScore(k('z'), -Infinity, 7.5)).toBe(3);
+        expect(await e.zrem(k('z'), ['bob', 'ghost'])).toBe(1);
+        expect(await e.zcard(k('z'))).toBe(2);
+      });
+    });
+
+    describe('scan', () => {
+      it('finds exactly the keys matching a glob, in batches', async () => {
+        const keys = Array.from({ length: 120 }, (_, i) => k(`user:${i}`));
+        await e.mset(keys.map((key) => ({ key, value: '1' })));
+        await e.set(k('other:1'), '1');
+        const seen = new Set<string>();
+        for await (const batch of e.scan(`${escapeGlob(ns)}:user:*`, { count: 10 })) for (const key of batch) seen.add(key);
+        expect([...seen].sort()).toEqual([...keys].sort());
+      });
+
+      it('treats escaped glob characters in user data literally', async () => {
+        const hostile = ['a*', 'a?', '[ab]', '{x}', 'back\\slash', '..'];
+        for (const h of hostile) await e.set(k(`${h}:key`), h);
+        await e.set(k('ab:key'), 'decoy');
+        for (const h of hostile) {
+          const found: string[] = [];
+          for await (const batch of e.scan(`${escapeGlob(k(h))}:*`)) found.push(...batch);
+          expect([...new Set(found)]).toEqual([k(`${h}:key`)]);
+        }
+      });
+    });
+
+    describe('scripts', () => {
+      it('lock release and extend only act for the owner', async () => {
+        await e.set(k('lock'), 'owner-1', { ttlMs: 1000 });
+        expect(await e.runScript(LOCK_EXTEND, [k('lock')], ['owner-2', 5000])).toBe(0);
+        expect(await e.runScript(LOCK_EXTEND, [k('lock')], ['owner-1', 5000])).toBe(1);
+        expect(await e.pttl(k('lock'))).toBeGreaterThan(1000);
+        expect(await e.runScript(LOCK_RELEASE, [k('lock')], ['owner-2'])).toBe(0);
+        expect(await e.get(k('lock'))).toBe('owner-1');
+        expect(await e.runScript(LOCK_RELEASE, [k('lock')], ['owner-1'])).toBe(1);
+        expect(await e.get(k('lock'))).toBeNull();
+        expect(await e.runScript(LOCK_RELEASE, [k('lock')], ['owner-1'])).toBe(0);
+      });
+
+      it('a windowed counter starts its window on the first hit', async () => {
+        expect(await e.runScript(COUNTER_INCR, [k('ctr')], [1, 10_000])).toEqual([1, 10_000]);
+        const [value, ttl] = (await e.runScript(COUNTER_INCR, [k('ctr')], [4, 99_999])) as [number, number];
+        expect(value).toBe(5);
+        expect(ttl).toBeGreaterThan(9_000);
+        expect(ttl).toBeLessThanOrEqual(10_000);
+      });
+
+      it('refuses a call with the wrong number of keys', async () => {
+        await expect(e.runScript(LOCK_RELEASE, [], ['x'])).rejects.toThrow(/takes 1 keys/);
+      });
+    });
+
+    describe('clock and liveness', () => {
+      it('reads the store clock in milliseconds', async () => {
+        const t = await e.time();
+        expect(Math.abs(t - Date.now())).toBeLessThan(5_000);
+      });
+    });
+
+    describe('pub/sub', () => {
+      it('delivers to channel and pattern subscribers, and stops after unsubscribe', async () => {
+        const got: string[] = [];
+        const off1 = await e.subscribe(k('news'), (m, ch) => got.push(`direct:${ch === k('news')}:${m}`));
+        const off2 = await e.psubscribe(`${escapeGlob(ns)}:ne*`, (m, ch, p) => got.push(`pattern:${ch === k('news')}:${p === `${ns}:ne*`}:${m}`));
+        // A throwing handler must not stop delivery to the others.
+        const off3 = await e.subscribe(k('news'), () => {
+          throw new Error('bad handler');
+        });
+        await e.publish(k('news'), 'hello');
+        await waitFor(() => got.length >= 2);
+        expect(got.sort()).toEqual(['direct:true:hello', 'pattern:true:true:hello']);
+        await off1();
+        await off2();
+        await off3();
+        await e.publish(k('news'), 'after');
+        await sleep(100);
+        expect(got).toHaveLength(2);
+      });
+    });
+
+    describe('clear', () => {
+      it('removes every key of the engine', async () => {
+        await e.mset([{ key: k('c1'), value: '1' }, { key: k('c2'), value: '2' }]);
+        await e.hset(k('c3'), { f: 'v' });
+        await e.clear();
+        const left: string[] = [];
+        for await (const batch of e.scan('*')) left.push(...batch);
+        expect(left).toEqual([]);
+      });
+    });
+  });
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
