@@ -15,6 +15,8 @@ export function createRedisClient(target: Exclude<RedisTarget, { kind: 'none' | 
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     connectTimeout: Math.max(options.connectTimeoutMs, 1_000),
+    // How long a closing socket may linger; shutdown waits for it.
+    disconnectTimeout: 200,
     // Keep trying for as long as the app lives, but never more often than every 2 s once it is clearly down.
     retryStrategy: (attempt) => Math.min(100 * 2 ** (attempt - 1), 2_000) + Math.floor(Math.random() * 100),
   };

@@ -7,6 +7,7 @@ import { RedisEngine } from '../engine/redis.engine.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { RedisUnavailableError } from '../redis.errors.js';
 import { describeTarget, type ResolvedRedisOptions } from '../redis.options.js';
+import { closeClient } from './client-close.util.js';
 import { createRedisClient } from './redis-client.factory.js';
 import { DEFAULT_REDIS_NAME } from './redis.tokens.js';
 
@@ -182,23 +183,6 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
       if (client.status === 'wait') client.connect().catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
     });
   }
-}
-
-async function closeClient(client: Redis | Cluster): Promise<void> {
-  if (client.status !== 'ready') {
-    client.disconnect();
-    return;
-  }
-  // QUIT lets in-flight replies arrive; a Redis that stopped answering must not hold up shutdown.
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    client.quit().catch(() => undefined),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, 1_000);
-    }),
-  ]);
-  clearTimeout(timer);
-  client.disconnect();
 }
 
 function errorText(error: unknown): string {

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
+import { disconnectAndWait } from '../connection/client-close.util.js';
 import { escapeGlob } from './glob.util.js';
 import type { ScriptDefinition, ScriptReply } from './script.registry.js';
 import type {
@@ -32,6 +33,7 @@ export class RedisEngine implements StoreEngine {
   private readonly isCluster: boolean;
   private readonly defined = new Set<string>();
   private subscriber?: Client;
+  private resubscribed: Promise<void> = Promise.resolve();
   private readonly channels = new Map<string, Set<MessageHandler>>();
   private readonly patterns = new Map<string, Set<PatternMessageHandler>>();
 
@@ -234,7 +236,8 @@ export class RedisEngine implements StoreEngine {
     this.subscriber = undefined;
     this.channels.clear();
     this.patterns.clear();
-    subscriber?.disconnect();
+    // The subscriber is always ours, even on an application-provided client.
+    if (subscriber) await disconnectAndWait(subscriber);
   }
 
   /**
@@ -249,7 +252,12 @@ export class RedisEngine implements StoreEngine {
     handlers.add(handler);
     registry.set(redisName, handlers);
     const subscriber = this.ensureSubscriber();
-    if (first && subscriber.status === 'ready') await subscriber[on](redisName);
+    if (subscriber.status === 'ready') {
+      if (first) await subscriber[on](redisName);
+    } else if (await readySoon(subscriber, SUBSCRIBE_WAIT_MS)) {
+      // The ready handler subscribes to everything registered, this one included.
+      await this.resubscribed;
+    }
     return async () => {
       if (!handlers.delete(handler) || handlers.size > 0) return;
       registry.delete(redisName);
@@ -265,8 +273,13 @@ export class RedisEngine implements StoreEngine {
     subscriber.on('ready', () => {
       const channels = [...this.channels.keys()];
       const patterns = [...this.patterns.keys()];
-      if (channels.length > 0) subscriber.subscribe(...channels).catch(() => undefined);
-      if (patterns.length > 0) subscriber.psubscribe(...patterns).catch(() => undefined);
+      this.resubscribed = Promise.all([
+        channels.length > 0 ? subscriber.subscribe(...channels) : undefined,
+        patterns.length > 0 ? subscriber.psubscribe(...patterns) : undefined,
+      ]).then(
+        () => undefined,
+        () => undefined,
+      );
     });
     subscriber.on('message', (channel: string, message: string) => {
       const logical = channel.slice(this.prefix.length);
@@ -299,6 +312,27 @@ export class RedisEngine implements StoreEngine {
     });
     return groups;
   }
+}
+
+// A subscription made while the subscriber connects waits this long to become active; one made
+// while Redis is down returns at once and activates when Redis returns.
+const SUBSCRIBE_WAIT_MS = 2_000;
+
+function readySoon(client: Client, timeoutMs: number): Promise<boolean> {
+  if (!['wait', 'connecting', 'connect'].includes(client.status)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const finish = (ready: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('close', onClose);
+      resolve(ready);
+    };
+    const onReady = () => finish(true);
+    const onClose = () => finish(false);
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    client.on('ready', onReady);
+    client.on('close', onClose);
+  });
 }
 
 async function execPipeline(pipeline: ChainableCommander): Promise<void> {
