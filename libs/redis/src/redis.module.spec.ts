@@ -44,16 +44,19 @@ const waitFor = async (condition: () => boolean, timeoutMs = 10_000) => {
   }
 };
 
+let logger: CapturingLogger;
+
 async function boot(imports: unknown[], providers: unknown[] = []): Promise<INestApplicationContext> {
-  const moduleRef = await Test.createTestingModule({ imports: imports as never[], providers: providers as never[] }).compile();
-  const app = moduleRef.createNestApplication();
+  const moduleRef = await Test.createTestingModule({ imports: imports as never[], providers: providers as never[] })
+    .setLogger(logger)
+    .compile();
+  const app = moduleRef.createNestApplication({ logger });
   await app.init();
   return app;
 }
 
 describe('RedisModule', () => {
   let server: RedisProcess;
-  let logger: CapturingLogger;
   const apps: INestApplicationContext[] = [];
 
   beforeAll(async () => {

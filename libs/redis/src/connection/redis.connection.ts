@@ -127,7 +127,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
     on('close', () => {
       if (!this.shutDown) fallback.connectionLost(this.lastError ?? 'connection closed');
     });
-    const onMode = () => this.refreshStatus();
+    const onMode = (_mode: string, reason: string) => this.refreshStatus(reason);
     fallback.on('mode', onMode);
     this.detach.push(() => fallback.off('mode', onMode));
   }
@@ -139,15 +139,16 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
     this.refreshStatus();
   }
 
-  private refreshStatus(): void {
+  private refreshStatus(reason?: string): void {
     if (this.shutDown || !this.fallback) return;
+    const why = this.lastError ?? reason ?? 'not answering';
     if (this.fallback.mode() === 'memory') {
       const next = this.options.fallback === 'memory' ? 'memory-fallback' : 'disconnected';
       if (next !== this.current) {
         this.logger.warn(
           next === 'memory-fallback'
-            ? `Redis unavailable (${this.lastError ?? 'not answering'}): serving from the in-memory fallback until it returns`
-            : `Redis unavailable (${this.lastError ?? 'not answering'}): commands fail fast until it returns (fallback: 'none')`,
+            ? `Redis unavailable (${why}): serving from the in-memory fallback until it returns`
+            : `Redis unavailable (${why}): commands fail fast until it returns (fallback: 'none')`,
         );
       }
       this.setStatus(next);

@@ -209,9 +209,21 @@ export class RedisEngine implements StoreEngine {
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
 
+  /**
+   * On a Cluster every master must answer and the cluster must report `cluster_state:ok`: a random
+   * node answering says nothing about the slots of a master that just died.
+   */
   async ping(): Promise<number> {
     const start = performance.now();
-    await this.client.ping();
+    if (this.client instanceof Cluster) {
+      const masters = this.client.nodes('master');
+      if (masters.length === 0) throw new Error("Cluster isn't ready: no master is connected");
+      await Promise.all(masters.map((node) => node.ping()));
+      const info = await masters[0]!.cluster('INFO');
+      if (!/cluster_state:ok/.test(String(info))) throw new Error('CLUSTERDOWN cluster_state is not ok');
+    } else {
+      await this.client.ping();
+    }
     return performance.now() - start;
   }
 
