@@ -1,0 +1,27 @@
+export { ensureRedisBinaries, type SentinelLauncher } from './redis-install.js';
+export { CLUSTER_BUS_OFFSET, freePort, freePortPair } from './free-port.js';
+export { killAllRedis, liveProcessCount } from './process-registry.js';
+export { waitUntil, type WaitOptions } from './wait-until.js';
+export {
+  parseInfo,
+  redisCommand,
+  RedisStartError,
+  startRedis,
+  waitForReplicaSync,
+  type RedisEndpoint,
+  type RedisProcess,
+  type StartRedisOptions,
+} from './redis-server.harness.js';
+export {
+  CLUSTER_SLOTS,
+  parseClusterNodes,
+  startCluster,
+  type ClusterNodeEntry,
+  type RedisClusterHandle,
+  type StartClusterOptions,
+} from './redis-cluster.harness.js';
+export {
+  startSentinelGroup,
+  type SentinelGroupHandle,
+  type StartSentinelGroupOptions,
+} from './redis-sentinel.harness.js';
