@@ -19,7 +19,7 @@ function problem(env: Record<string, string>): string {
 describe('redisOptionsFromEnv', () => {
   it('selects the embedded store when nothing is configured', () => {
     expect(redisOptionsFromEnv({})).toEqual({});
-    expect(redisOptionsFromEnv({ REDIS_URL: '', REDIS_HOST: '   ' })).toEqual({});
+    expect(redisOptionsFromEnv({ REDIS_URL: '', REDIS_HOST: '   ', REDIS_PASSWORD: '' })).toEqual({});
   });
 
   it('reads a URL, credentials and a key prefix', () => {

@@ -68,8 +68,8 @@ class RedisEnvironment {
   @Expose() @trimmed() @IsOptional() @Rule((v) => !/\s/.test(v), 'must not contain spaces')
   REDIS_USERNAME?: string;
 
-  // Kept verbatim (no trim): a password may legitimately end in a space.
-  @Expose() @IsOptional() @Rule((v) => v.length > 0, 'must not be empty when set', true)
+  // Kept verbatim (a password may end in a space); only an empty value counts as unset.
+  @Expose() @Transform(({ value }) => (value === '' ? undefined : value)) @IsOptional() @Rule((v) => v.length > 0, 'must not be empty when set', true)
   REDIS_PASSWORD?: string;
 
   @Expose() @trimmed() @IsOptional() @Rule(isInt(0, 1_000_000), 'must be a non-negative integer')

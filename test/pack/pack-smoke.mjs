@@ -1,0 +1,241 @@
+// What a stranger gets from `npm install nestjs-redis-kit`: packs libs/redis, installs the tarball
+// into a fresh Nest 12 app outside the workspace (so nothing resolves through the monorepo's
+// node_modules or tsconfig), and boots it on the embedded store and on a real redis-server.
+// Plain Node on purpose: it must not depend on the jest/ts-jest setup it is checking behind.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const libDir = join(root, 'libs', 'redis');
+const started = Date.now();
+
+// The versions a new Nest 12 project would pick today; kept exact so a failure is reproducible.
+const APP_DEPENDENCIES = {
+  '@nestjs/common': '12.5.1',
+  '@nestjs/core': '12.5.1',
+  '@nestjs/platform-express': '12.5.1',
+  ioredis: '6.0.0',
+  'reflect-metadata': '0.2.2',
+  rxjs: '7.8.2',
+  'class-validator': '0.15.1',
+  'class-transformer': '0.5.1',
+};
+
+class StepError extends Error {}
+
+// Under `npm test` the parent npm exports its project and workspace settings; the inner npm
+// commands must work on the scratch app alone, never on the monorepo.
+const npmEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([key]) => !/^npm_config_(local_prefix|workspaces?|include_workspace_root)$/i.test(key) && !/^npm_(package|lifecycle)_/i.test(key),
+  ),
+);
+
+/** Runs a command to completion; the output is kept for the failure message, not streamed. */
+function run(command, args, { cwd, timeoutMs, env = process.env }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new StepError(`\`${command} ${args.join(' ')}\` did not finish within ${timeoutMs / 1000} s\n${output}`));
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new StepError(`could not run ${command}: ${error.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(output);
+      else reject(new StepError(`\`${command} ${args.join(' ')}\` failed (${signal ?? `exit code ${code}`})\n${output}`));
+    });
+  });
+}
+
+function freeLoopbackPort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis() {
+  const port = await freeLoopbackPort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StepError(`redis-server not ready within 10 s\n${output}`)), 10_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new StepError(error.code === 'ENOENT' ? 'redis-server is not installed (apt-get install redis-server)' : error.message));
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new StepError(`redis-server exited with code ${code}\n${output}`));
+    });
+    const onData = (chunk) => {
+      output += chunk;
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+  });
+  return { port, url: `redis://127.0.0.1:${port}`, child };
+}
+
+async function stopRedis(redis) {
+  if (!redis || redis.child.exitCode !== null || redis.child.signalCode !== null) return;
+  const exited = once(redis.child, 'exit');
+  redis.child.kill('SIGKILL');
+  await exited;
+}
+
+// Plain JavaScript as a user without a TypeScript build would write it: decorators applied as
+// functions, injection by the exported class, the HTTP platform a new project starts with.
+const MAIN_MJS = `import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { Controller, Get, Inject, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { RedisConnection, RedisModule } from 'nestjs-redis-kit';
+
+const url = process.argv[2];
+const expected = url ? 'connected' : 'memory-fallback';
+
+class StatusController {
+  constructor(connection) {
+    this.connection = connection;
+  }
+  status() {
+    return { redis: this.connection.status() };
+  }
+}
+Controller()(StatusController);
+Inject(RedisConnection)(StatusController, undefined, 0);
+Get()(StatusController.prototype, 'status', Object.getOwnPropertyDescriptor(StatusController.prototype, 'status'));
+
+class AppModule {}
+Module({ imports: [RedisModule.forRoot(url ? { url } : {})], controllers: [StatusController] })(AppModule);
+
+const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+app.enableShutdownHooks();
+try {
+  await app.listen(0, '127.0.0.1');
+  const response = await fetch(\`\${await app.getUrl()}/\`);
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { redis: expected });
+  console.log(\`ok GET / reports \${expected}\`);
+
+  const connection = app.get(RedisConnection);
+  assert.equal(connection.status(), expected);
+  assert.equal(await connection.engine.set('pack-smoke:greeting', 'hello'), true);
+  assert.equal(await connection.engine.get('pack-smoke:greeting'), 'hello');
+  assert.equal(await connection.engine.incrBy('pack-smoke:count', 2), 2);
+  console.log('ok engine set/get/incrBy round-trip');
+
+  if (url) {
+    // One ioredis for app and library: the peer dependency resolved to the app's copy.
+    assert.ok(connection.client instanceof Redis, 'connection.client is not an instance of the app\\'s ioredis Redis');
+    assert.equal(await connection.client.get('pack-smoke:greeting'), 'hello');
+    assert.ok((await connection.ping()) >= 0);
+    console.log('ok values are in Redis, client is the app\\'s ioredis');
+  } else {
+    assert.equal(connection.client, null);
+  }
+
+  await assert.rejects(import('nestjs-redis-kit/dist/index.js'), { code: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+  console.log('ok internals are not importable');
+} finally {
+  await app.close();
+}
+assert.equal(app.get(RedisConnection).status(), 'disconnected');
+console.log('ok closed cleanly');
+`;
+
+function listLua(dir, base = dir) {
+  const found = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...listLua(path, base));
+    else if (entry.name.endsWith('.lua')) found.push(relative(base, path).split('\\').join('/'));
+  }
+  return found.sort();
+}
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), 'nrk-pack-smoke-'));
+  let redis;
+  const log = (line) => console.log(`pack-smoke: ${line}`);
+  try {
+    log('npm pack libs/redis (builds the library)');
+    await run('npm', ['pack', '--pack-destination', work], { cwd: libDir, env: npmEnv, timeoutMs: 180_000 });
+    const tarballs = readdirSync(work).filter((name) => name.endsWith('.tgz'));
+    if (tarballs.length !== 1) throw new StepError(`expected one tarball in ${work}, found ${tarballs.join(', ') || 'none'}`);
+    const tarball = join(work, tarballs[0]);
+
+    const entries = (await run('tar', ['-tzf', tarball], { timeoutMs: 30_000 })).split('\n').filter(Boolean);
+    const missing = ['package/package.json', 'package/dist/index.js', 'package/dist/index.d.ts'].filter((e) => !entries.includes(e));
+    // Every script in the sources must ship: the engine reads them from disk next to the built code.
+    const expectedLua = listLua(join(libDir, 'src')).map((rel) => `package/dist/${rel}`);
+    if (expectedLua.length === 0) throw new StepError('no *.lua under libs/redis/src; the check below would prove nothing');
+    missing.push(...expectedLua.filter((e) => !entries.includes(e)));
+    if (missing.length > 0) throw new StepError(`the tarball lacks ${missing.join(', ')}`);
+    const leaked = entries.filter((e) => /\.spec\.|^package\/(src|test)\//.test(e));
+    if (leaked.length > 0) throw new StepError(`the tarball ships sources or tests: ${leaked.slice(0, 5).join(', ')}`);
+    log(`tarball ${tarballs[0]}: ${entries.length} files, ${expectedLua.length} Lua scripts under dist/engine/scripts`);
+
+    const app = join(work, 'app');
+    mkdirSync(app);
+    writeFileSync(
+      join(app, 'package.json'),
+      `${JSON.stringify({ name: 'pack-smoke-app', private: true, type: 'module', dependencies: { 'nestjs-redis-kit': `file:${tarball}`, ...APP_DEPENDENCIES } }, null, 2)}\n`,
+    );
+    writeFileSync(join(app, 'main.mjs'), MAIN_MJS);
+    log(`npm install in ${app}`);
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, env: npmEnv, timeoutMs: 300_000 });
+
+    // The scratch app configures Redis in code; variables from the caller's shell must not leak in.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('REDIS_') && key !== 'NODE_OPTIONS'));
+    log('boot on the embedded store');
+    process.stdout.write(indent(await run(process.execPath, ['main.mjs'], { cwd: app, env, timeoutMs: 60_000 })));
+
+    redis = await startRedis();
+    log(`boot on redis-server ${redis.url}`);
+    process.stdout.write(indent(await run(process.execPath, ['main.mjs', redis.url], { cwd: app, env, timeoutMs: 60_000 })));
+  } finally {
+    await stopRedis(redis);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function indent(text) {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => `    ${line}\n`)
+    .join('');
+}
+
+try {
+  await main();
+  console.log(`pack-smoke: PASS (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+} catch (error) {
+  console.error(`pack-smoke: FAIL: ${error instanceof StepError ? error.message : error?.stack ?? error}`);
+  process.exitCode = 1;
+}
