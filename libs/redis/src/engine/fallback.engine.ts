@@ -86,6 +86,8 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   private probing = false;
   private closed = false;
   private counters = { opened: 0, recovered: 0, replayed: 0, journalDropped: 0 };
+  /** Set only by the metrics exporter: while unset, commands are not timed at all. */
+  onCommand?: (durationMs: number, ok: boolean) => void;
 
   constructor(
     readonly primary: RedisEngine,
@@ -207,6 +209,24 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     return this.exec((e) => e.clear(), { replayOnRecovery: true });
   }
 
+  /**
+   * WAIT on Redis with its own deadline (its timeout plus the command deadline). A failure reads as
+   * "no replica confirmed" and does not count against the breaker: WAIT is a question, not a write.
+   */
+  async wait(replicas: number, timeoutMs: number): Promise<number> {
+    if (this.open) return 0;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(0), timeoutMs + this.options.commandTimeoutMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([this.primary.wait(replicas, timeoutMs).catch(() => 0), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Latency of Redis itself; rejects while Redis is unreachable (a memory answer would be a lie). */
   async ping(): Promise<number> {
     if (this.open) throw new RedisUnavailableError('Redis is unavailable (serving from the fallback)');
@@ -268,17 +288,23 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
 
   // ---- the breaker ------------------------------------------------------------------------------
 
-  private async exec<T>(op: Op<T>, options?: WriteOptions): Promise<T> {
+  // Promise chaining rather than an async function: this runs for every command.
+  private exec<T>(op: Op<T>, options?: WriteOptions): Promise<T> {
     if (this.open) return this.degraded(op, options);
-    try {
-      const result = await this.deadline.race(op(this.primary));
-      this.recordSuccess();
-      return result;
-    } catch (error) {
-      if (!isAvailabilityError(error)) throw error;
-      this.recordFailure(error);
-      return this.degraded(op, options, error);
-    }
+    const started = this.onCommand ? performance.now() : -1;
+    return this.deadline.race(op(this.primary)).then(
+      (result) => {
+        this.recordSuccess();
+        if (started >= 0) this.onCommand?.(performance.now() - started, true);
+        return result;
+      },
+      (error: unknown) => {
+        if (started >= 0) this.onCommand?.(performance.now() - started, false);
+        if (!isAvailabilityError(error)) throw error;
+        this.recordFailure(error);
+        return this.degraded(op, options, error);
+      },
+    );
   }
 
   private degraded<T>(op: Op<T>, options?: WriteOptions, cause?: unknown): Promise<T> {

@@ -147,6 +147,10 @@ export class MemoryEngine implements StoreEngine {
   ping() {
     return Promise.resolve(0);
   }
+  /** No replicas in process: nothing is ever acknowledged by one. */
+  wait(_replicas: number, _timeoutMs: number) {
+    return Promise.resolve(0);
+  }
 
   publish(channel: string, message: string): Promise<number> {
     const direct = [...(this.channels.get(channel) ?? [])];

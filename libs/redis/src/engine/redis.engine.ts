@@ -53,7 +53,7 @@ export class RedisEngine implements StoreEngine {
     return this.prefix + key;
   }
 
-  async get(key: string) {
+  get(key: string) {
     return this.client.get(this.k(key));
   }
 
@@ -105,7 +105,7 @@ export class RedisEngine implements StoreEngine {
   async exists(key: string) {
     return (await this.client.exists(this.k(key))) === 1;
   }
-  async pttl(key: string) {
+  pttl(key: string) {
     return this.client.pttl(this.k(key));
   }
   async pexpire(key: string, ttlMs: number) {
@@ -115,7 +115,7 @@ export class RedisEngine implements StoreEngine {
     return this.client.incrby(this.k(key), by);
   }
 
-  async hget(key: string, field: string) {
+  hget(key: string, field: string) {
     return this.client.hget(this.k(key), field);
   }
   async hset(key: string, fields: Readonly<Record<string, string>>) {
@@ -225,6 +225,14 @@ export class RedisEngine implements StoreEngine {
       await this.client.ping();
     }
     return performance.now() - start;
+  }
+
+  async wait(replicas: number, timeoutMs: number): Promise<number> {
+    // WAIT covers the writes of the connection it is sent on: on a Cluster that is one per master.
+    const nodes: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    if (nodes.length === 0) return 0;
+    const counts = await Promise.all(nodes.map(async (node) => Number(await node.call('WAIT', replicas, Math.max(0, Math.ceil(timeoutMs))))));
+    return Math.min(...counts);
   }
 
   async publish(channel: string, message: string) {

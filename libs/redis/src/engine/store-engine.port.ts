@@ -53,6 +53,11 @@ export interface StoreEngine {
   time(): Promise<number>;
   /** Round-trip latency in milliseconds. */
   ping(): Promise<number>;
+  /**
+   * Redis `WAIT`: how many replicas acknowledged this connection's writes within `timeoutMs`
+   * (every master is asked on a Cluster; the smallest count is returned). 0 without Redis.
+   */
+  wait(replicas: number, timeoutMs: number): Promise<number>;
 
   publish(channel: string, message: string): Promise<number>;
   /** Resolves once the subscription is active; the returned function removes it. */
