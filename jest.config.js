@@ -9,6 +9,8 @@ export default {
   moduleNameMapper: {
     // Tests import the library by its package name, resolved to the sources so no build is needed.
     '^nestjs-redis-kit$': '<rootDir>/libs/redis/src/index.ts',
+    '^nestjs-redis-kit/health$': '<rootDir>/libs/redis/src/health/index.ts',
+    '^nestjs-redis-kit/metrics$': '<rootDir>/libs/redis/src/metrics/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
