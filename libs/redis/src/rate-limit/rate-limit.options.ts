@@ -1,0 +1,168 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { RedisKitError } from '../redis.errors.js';
+import { toMs, type Duration } from '../redis.options.js';
+import { MAX_POLICIES_PER_CALL } from '../engine/scripts/rate-limit.scripts.js';
+
+export type RateLimitAlgorithm = 'sliding-window' | 'fixed-window' | 'token-bucket';
+
+/**
+ * What a policy does while its decision cannot come from Redis (breaker open, or this call failed):
+ * - `'local'`: an in-memory limiter on this instance with the same limit (so with N instances the
+ *   fleet admits up to N x limit until Redis returns);
+ * - `'open'`: allow the request;
+ * - `'closed'`: refuse it with **503** Service Unavailable (not 429: the client did not exceed anything).
+ */
+export type WhenUnavailable = 'local' | 'open' | 'closed';
+
+/**
+ * Who a budget belongs to: `'ip'` (client address, see `trustProxy` and `ipv6Subnet`), `'user'`
+ * (`req.user.id`, else `req.user.sub`; the policy does not apply to anonymous requests),
+ * `'user-or-ip'` (the default) or a function returning any string.
+ */
+export type RateLimitBy = 'ip' | 'user' | 'user-or-ip' | ((context: ExecutionContext) => string | Promise<string>);
+
+export interface RateLimitOptions {
+  /** Requests (cost units) allowed per window; an integer >= 1. */
+  limit: number;
+  /** Window length: milliseconds or `'30s'`, `'15m'`, `'1h'`... For a token bucket, the time to refill `limit` tokens. */
+  window: Duration;
+  by?: RateLimitBy;
+  /** Names the policy in headers, the 429 body and the key: letters, digits, `.`, `_`, `-`; default `<limit>-in-<window>`. */
+  name?: string;
+  /** Units one request consumes; an integer from 1 to `limit`, or a function of the context. Default 1. */
+  cost?: number | ((context: ExecutionContext) => number);
+  algorithm?: RateLimitAlgorithm;
+  whenUnavailable?: WhenUnavailable;
+}
+
+/** The `rateLimit` section of `RedisModuleOptions`. */
+export interface RateLimitModuleOptions {
+  /** Policies applied to every route the guard protects (a route policy of the same name replaces one). */
+  defaults?: RateLimitOptions[];
+  /**
+   * How many proxies in front of the app append to `X-Forwarded-For`. `false`/0 (default): the
+   * header is ignored and the socket address is the client. `n`: the client is the address the
+   * n-th proxy from the app saw, counted from the right, so a client cannot choose it by sending
+   * its own header. `true` means 1.
+   */
+  trustProxy?: boolean | number;
+  /** IPv6 clients are grouped by this prefix length, since one host usually owns a whole /64. Default 64. */
+  ipv6Subnet?: number;
+  /** Also send `X-RateLimit-Limit`, `-Remaining` and `-Reset` (Reset in seconds from now, not a timestamp). Default false. */
+  legacyHeaders?: boolean;
+  /** Refuse subjects known to be blocked without asking Redis until their retry time. Default true. */
+  blockCache?: boolean;
+  /** Most blocked subjects remembered (least recently used dropped first). Default 10,000. */
+  blockCacheSize?: number;
+  /** Most keys the `'local'` limiter holds while Redis is away. Default 100,000. */
+  localMaxEntries?: number;
+}
+
+export interface ResolvedRateLimitModuleOptions {
+  defaults: RateLimitOptions[];
+  trustProxyHops: number;
+  ipv6Subnet: number;
+  legacyHeaders: boolean;
+  blockCache: boolean;
+  blockCacheSize: number;
+  localMaxEntries: number;
+}
+
+/** A rate-limit policy or module section that cannot work; thrown at start-up or on first use of a route. */
+export class RateLimitConfigError extends RedisKitError {
+  constructor(message: string) {
+    super('E_RATE_LIMIT_CONFIG', message);
+  }
+}
+
+/** A policy as the guard runs it. */
+export interface ResolvedPolicy {
+  name: string;
+  limit: number;
+  windowMs: number;
+  algorithm: RateLimitAlgorithm;
+  by: RateLimitBy;
+  cost: number | ((context: ExecutionContext) => number);
+  whenUnavailable: WhenUnavailable;
+}
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const ALGORITHMS: readonly RateLimitAlgorithm[] = ['sliding-window', 'fixed-window', 'token-bucket'];
+const MODES: readonly WhenUnavailable[] = ['local', 'open', 'closed'];
+const BY = ['ip', 'user', 'user-or-ip'];
+
+function defaultName(limit: number, windowMs: number): string {
+  const w = windowMs % 1000 === 0 ? `${windowMs / 1000}s` : `${windowMs}ms`;
+  return `${limit}-in-${w}`;
+}
+
+/** Validates one policy; `where` names it in the error (e.g. `@RateLimit on CatsController.list`). */
+export function resolvePolicy(options: RateLimitOptions, where: string): ResolvedPolicy {
+  const o = options ?? ({} as RateLimitOptions);
+  const fail = (what: string) => {
+    throw new RateLimitConfigError(`${where}: ${what}`);
+  };
+  if (!Number.isSafeInteger(o.limit) || o.limit < 1) fail(`limit must be an integer >= 1 (got ${String(o.limit)})`);
+  let windowMs = 0;
+  try {
+    windowMs = toMs(o.window, 'window');
+  } catch (error) {
+    fail(error instanceof Error ? error.message.replace(/^Invalid Redis configuration: /, '') : String(error));
+  }
+  if (!Number.isInteger(windowMs) || windowMs < 1) fail(`window must be at least 1 ms (got ${String(o.window)})`);
+  // The script keeps limit x window scaled counters, up to twice that in flight: below 2^53 they are exact.
+  if (o.limit * windowMs > 2 ** 52) fail('limit x window (ms) must stay below 2^52 so the counters stay exact');
+  const name = o.name ?? defaultName(o.limit, windowMs);
+  if (!NAME.test(name)) fail(`name must be 1-64 letters, digits, '.', '_' or '-' (got ${JSON.stringify(name)})`);
+  const algorithm = o.algorithm ?? 'sliding-window';
+  if (!ALGORITHMS.includes(algorithm)) fail(`algorithm must be one of ${ALGORITHMS.join(', ')} (got ${JSON.stringify(algorithm)})`);
+  const whenUnavailable = o.whenUnavailable ?? 'local';
+  if (!MODES.includes(whenUnavailable)) fail(`whenUnavailable must be one of ${MODES.join(', ')} (got ${JSON.stringify(whenUnavailable)})`);
+  const by = o.by ?? 'user-or-ip';
+  if (typeof by !== 'function' && !BY.includes(by)) fail(`by must be 'ip', 'user', 'user-or-ip' or a function (got ${JSON.stringify(by)})`);
+  const cost = o.cost ?? 1;
+  if (typeof cost !== 'function') checkCost(cost, o.limit, where);
+  return { name, limit: o.limit, windowMs, algorithm, by, cost, whenUnavailable };
+}
+
+/** A cost the script can honour: refusing `cost > limit` forever would look like a bug to the client. */
+export function checkCost(cost: number, limit: number, where: string): void {
+  if (!Number.isSafeInteger(cost) || cost < 1 || cost > limit) {
+    throw new RateLimitConfigError(`${where}: cost must be an integer from 1 to the limit ${limit} (got ${String(cost)})`);
+  }
+}
+
+export function resolveRateLimitModuleOptions(options: RateLimitModuleOptions | undefined): ResolvedRateLimitModuleOptions {
+  const o = options ?? {};
+  const problems: string[] = [];
+  const positive = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
+  if (o.trustProxy !== undefined && typeof o.trustProxy !== 'boolean' && !(Number.isInteger(o.trustProxy) && o.trustProxy >= 0)) {
+    problems.push(`rateLimit.trustProxy must be a boolean or the number of proxies in front of the app (got ${String(o.trustProxy)})`);
+  }
+  if (o.ipv6Subnet !== undefined && !(Number.isInteger(o.ipv6Subnet) && o.ipv6Subnet >= 8 && o.ipv6Subnet <= 128)) {
+    problems.push(`rateLimit.ipv6Subnet must be an integer from 8 to 128 (got ${String(o.ipv6Subnet)})`);
+  }
+  for (const k of ['blockCacheSize', 'localMaxEntries'] as const) {
+    if (o[k] !== undefined && !positive(o[k])) problems.push(`rateLimit.${k} must be a positive integer (got ${String(o[k])})`);
+  }
+  if (o.defaults !== undefined && !Array.isArray(o.defaults)) problems.push('rateLimit.defaults must be an array of policies');
+  const defaults = Array.isArray(o.defaults) ? o.defaults : [];
+  if (defaults.length > MAX_POLICIES_PER_CALL) problems.push(`rateLimit.defaults may hold at most ${MAX_POLICIES_PER_CALL} policies`);
+  defaults.forEach((p, i) => {
+    try {
+      resolvePolicy(p, `rateLimit.defaults[${i}]`);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  });
+  if (problems.length > 0) throw new RateLimitConfigError(problems.length === 1 ? problems[0]! : `\n- ${problems.join('\n- ')}`);
+  return {
+    defaults,
+    trustProxyHops: o.trustProxy === true ? 1 : typeof o.trustProxy === 'number' ? o.trustProxy : 0,
+    ipv6Subnet: o.ipv6Subnet ?? 64,
+    legacyHeaders: o.legacyHeaders ?? false,
+    blockCache: o.blockCache ?? true,
+    blockCacheSize: o.blockCacheSize ?? 10_000,
+    localMaxEntries: o.localMaxEntries ?? 100_000,
+  };
+}

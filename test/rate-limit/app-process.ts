@@ -1,0 +1,65 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { RedisModuleOptions } from '../../libs/redis/src/redis.options.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const outDir = `${root}.tmp/rate-limit-app`;
+const entry = `${outDir}/test/rate-limit/fixtures/limited-app.js`;
+
+/**
+ * Compiles the fixture app (and the library sources it imports) with tsc, plus the Lua scripts,
+ * so each instance runs as its own `node` process. tsc still emits when unrelated files have
+ * type errors; what matters is that the entry exists afterwards.
+ */
+export function buildAppOnce(): void {
+  try {
+    execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}test/rate-limit/fixtures/tsconfig.json`], { cwd: root, stdio: 'pipe' });
+  } catch (error) {
+    if (!existsSync(entry)) throw new Error(`the rate-limit fixture app did not compile: ${String((error as { stdout?: Buffer }).stdout ?? error)}`);
+  }
+  execFileSync(process.execPath, [`${root}scripts/copy-lua.mjs`, `${root}libs/redis/src`, `${outDir}/libs/redis/src`], { cwd: root, stdio: 'pipe' });
+}
+
+export interface AppProcess {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export function startAppProcess(config: { redis: RedisModuleOptions; limit: number }): Promise<AppProcess> {
+  const child: ChildProcess = spawn(process.execPath, [entry], {
+    cwd: root,
+    env: { ...process.env, RL_APP_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`app process not ready within 20 s: ${output}`)), 20_000);
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(error);
+    };
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      output += d.toString();
+      const m = /READY (\d+)/.exec(output);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({
+        port: Number(m[1]),
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+            child.once('exit', () => {
+              clearTimeout(kill);
+              done();
+            });
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+    child.once('exit', (code) => fail(new Error(`app process exited with ${code}: ${output}`)));
+  });
+}
