@@ -1,0 +1,124 @@
+import { RedisConfigError } from '../redis.errors.js';
+import { toMs, type Duration } from '../redis.options.js';
+
+/** The `session` section of `RedisModuleOptions`; it also configures `TokenDenylist`. */
+export interface SessionOptions {
+  /** Sliding idle timeout: a session unused this long ends. Default `'30m'`. */
+  idleTimeout?: Duration;
+  /** Absolute timeout from creation: no touch or refresh extends a session past it. Default `'8h'`. */
+  absoluteTimeout?: Duration;
+  /** Most live sessions per user; creating one more evicts the least recently active. 0 = no cap. Default 100. */
+  maxPerUser?: number;
+  /** Name of the RedisModule connection to keep sessions and the deny-list on (e.g. a `noeviction` Redis). */
+  connection?: string;
+  /**
+   * While Redis is unavailable: `'reject'` (default) treats every session as unverifiable;
+   * `'allow-local'` accepts sessions this instance created during the outage.
+   */
+  whenUnavailable?: 'reject' | 'allow-local';
+  /**
+   * `'replicated'` runs `WAIT 1` after revocations, refresh rotations and deny-list writes, so an
+   * acknowledged revocation is much less likely to be lost in a failover. Default `'async'`.
+   */
+  durability?: 'async' | 'replicated';
+  /** How long `WAIT` may block with `durability: 'replicated'`. Default `'100ms'`. */
+  replicationTimeout?: Duration;
+  /** `validate` writes the sliding expiry at most this often per session. Default min(1 minute, idleTimeout / 10). */
+  touchThrottle?: Duration;
+  /** Background pruning of stale per-user index entries; 0 disables it. Default `'1m'`. */
+  sweepInterval?: Duration;
+  /** Largest `data` payload, as JSON, in bytes. Default 4096. */
+  maxDataBytes?: number;
+  denylist?: {
+    /** While Redis is unavailable: `'closed'` (default) says every token is denied; `'open'` answers from this instance's own outage-time entries. */
+    whenUnavailable?: 'closed' | 'open';
+    /** Entries whose `exp` lies further ahead than this are refused as absurd. Default `'366d'`. */
+    maxTtl?: Duration;
+  };
+}
+
+export interface ResolvedSessionOptions {
+  idleMs: number;
+  absoluteMs: number;
+  maxPerUser: number;
+  connection?: string;
+  whenUnavailable: 'reject' | 'allow-local';
+  durability: 'async' | 'replicated';
+  replicationTimeoutMs: number;
+  touchThrottleMs: number;
+  sweepIntervalMs: number;
+  maxDataBytes: number;
+  denylistWhenUnavailable: 'closed' | 'open';
+  denylistMaxTtlMs: number;
+}
+
+/**
+ * Defaults follow the OWASP Session Management Cheat Sheet: 15-30 minutes idle for low-risk apps
+ * (we take the upper end, since the library cannot know the app's risk and shorter is one option
+ * away) and 4-8 hours absolute for an application used through a working day (ASVS 5.0 7.3.2 asks
+ * that this value be documented: it is 8 hours). High-value apps should lower idle to 2-5 minutes.
+ */
+export const SESSION_DEFAULTS = {
+  idleTimeout: '30m',
+  absoluteTimeout: '8h',
+  // A bound on what one user can make Redis hold and on the work of revokeAll (ASVS 7.1.2).
+  maxPerUser: 100,
+  whenUnavailable: 'reject',
+  durability: 'async',
+  replicationTimeout: '100ms',
+  sweepInterval: '1m',
+  maxDataBytes: 4096,
+  denylistWhenUnavailable: 'closed',
+  denylistMaxTtl: '366d',
+} as const;
+
+export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSessionOptions {
+  const problems: string[] = [];
+  const ms = (value: Duration | undefined, fallback: Duration, what: string): number => {
+    try {
+      return toMs(value ?? fallback, what);
+    } catch (error) {
+      problems.push(error instanceof RedisConfigError ? error.problems[0]! : String(error));
+      return 0;
+    }
+  };
+  const o = options ?? {};
+  const idleMs = ms(o.idleTimeout, SESSION_DEFAULTS.idleTimeout, 'session.idleTimeout');
+  const absoluteMs = ms(o.absoluteTimeout, SESSION_DEFAULTS.absoluteTimeout, 'session.absoluteTimeout');
+  if (idleMs <= 0) problems.push('session.idleTimeout must be greater than 0');
+  if (absoluteMs <= 0) problems.push('session.absoluteTimeout must be greater than 0');
+  if (idleMs > 0 && absoluteMs > 0 && idleMs > absoluteMs) problems.push('session.idleTimeout must not exceed session.absoluteTimeout');
+  const maxPerUser = o.maxPerUser ?? SESSION_DEFAULTS.maxPerUser;
+  if (!Number.isInteger(maxPerUser) || maxPerUser < 0) problems.push(`session.maxPerUser must be a non-negative integer (got ${String(o.maxPerUser)})`);
+  if (o.connection !== undefined && (typeof o.connection !== 'string' || o.connection.length === 0)) problems.push('session.connection must name a RedisModule connection');
+  const whenUnavailable = o.whenUnavailable ?? SESSION_DEFAULTS.whenUnavailable;
+  if (whenUnavailable !== 'reject' && whenUnavailable !== 'allow-local') problems.push(`session.whenUnavailable must be 'reject' or 'allow-local' (got ${JSON.stringify(o.whenUnavailable)})`);
+  const durability = o.durability ?? SESSION_DEFAULTS.durability;
+  if (durability !== 'async' && durability !== 'replicated') problems.push(`session.durability must be 'async' or 'replicated' (got ${JSON.stringify(o.durability)})`);
+  const replicationTimeoutMs = ms(o.replicationTimeout, SESSION_DEFAULTS.replicationTimeout, 'session.replicationTimeout');
+  const touchThrottleMs = o.touchThrottle === undefined ? Math.min(60_000, Math.floor(idleMs / 10)) : ms(o.touchThrottle, 0, 'session.touchThrottle');
+  if (touchThrottleMs >= idleMs && idleMs > 0) problems.push('session.touchThrottle must be shorter than session.idleTimeout');
+  const sweepIntervalMs = ms(o.sweepInterval, SESSION_DEFAULTS.sweepInterval, 'session.sweepInterval');
+  const maxDataBytes = o.maxDataBytes ?? SESSION_DEFAULTS.maxDataBytes;
+  if (!Number.isInteger(maxDataBytes) || maxDataBytes <= 0) problems.push(`session.maxDataBytes must be a positive integer (got ${String(o.maxDataBytes)})`);
+  const denylistWhenUnavailable = o.denylist?.whenUnavailable ?? SESSION_DEFAULTS.denylistWhenUnavailable;
+  if (denylistWhenUnavailable !== 'closed' && denylistWhenUnavailable !== 'open') {
+    problems.push(`session.denylist.whenUnavailable must be 'closed' or 'open' (got ${JSON.stringify(o.denylist?.whenUnavailable)})`);
+  }
+  const denylistMaxTtlMs = ms(o.denylist?.maxTtl, SESSION_DEFAULTS.denylistMaxTtl, 'session.denylist.maxTtl');
+  if (problems.length > 0) throw new RedisConfigError(problems);
+  return {
+    idleMs,
+    absoluteMs,
+    maxPerUser,
+    connection: o.connection,
+    whenUnavailable,
+    durability,
+    replicationTimeoutMs,
+    touchThrottleMs,
+    sweepIntervalMs,
+    maxDataBytes,
+    denylistWhenUnavailable,
+    denylistMaxTtlMs,
+  };
+}

@@ -1,0 +1,42 @@
+import type { Provider } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { getStoreEngineToken } from '../connection/redis.tokens.js';
+import type { StoreEngine } from '../engine/store-engine.port.js';
+import { REDIS_MODULE_OPTIONS } from '../redis.module-definition.js';
+import { RedisConfigError } from '../redis.errors.js';
+import type { RedisModuleOptions } from '../redis.options.js';
+import { SessionService } from './session.service.js';
+import { TokenDenylist } from './token-denylist.service.js';
+
+/**
+ * The engine is looked up when first needed (at the latest in onModuleInit), not injected: with
+ * `forRootAsync` the connection named in `session.connection` is only known once options resolve.
+ */
+function engineSource(options: RedisModuleOptions, moduleRef: ModuleRef, defaultName: string): () => StoreEngine {
+  return () => {
+    const name = options?.session?.connection ?? defaultName;
+    try {
+      return moduleRef.get<StoreEngine>(getStoreEngineToken(name), { strict: false });
+    } catch {
+      throw new RedisConfigError([
+        `session.connection "${name}" names no RedisModule connection; register RedisModule.forRoot({ name: '${name}', isGlobal: true, ... })`,
+      ]);
+    }
+  };
+}
+
+/** SessionService and TokenDenylist for the connection `name` (the module registers them for the default one). */
+export function sessionProviders(name: string): Provider[] {
+  return [
+    {
+      provide: SessionService,
+      useFactory: (options: RedisModuleOptions, moduleRef: ModuleRef) => new SessionService(engineSource(options, moduleRef, name), options?.session),
+      inject: [REDIS_MODULE_OPTIONS, ModuleRef],
+    },
+    {
+      provide: TokenDenylist,
+      useFactory: (options: RedisModuleOptions, moduleRef: ModuleRef) => new TokenDenylist(engineSource(options, moduleRef, name), options?.session),
+      inject: [REDIS_MODULE_OPTIONS, ModuleRef],
+    },
+  ];
+}

@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { MemoryEngine } from '../engine/memory.engine.js';
+import { DENYLIST_ADD } from '../engine/scripts/session.scripts.js';
+import type { StoreEngine } from '../engine/store-engine.port.js';
+import { DenylistInputError } from './session.errors.js';
+import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './session.options.js';
+import { isUnavailable, lastCommandFailed, type EngineSource } from './session.service.js';
+
+export interface DenyInput {
+  /** The JWT `jti` claim. */
+  jti: string;
+  /** The JWT `iss` claim: two issuers may use the same jti. */
+  iss: string;
+  /** The JWT `exp` claim, in seconds since the epoch: the entry is kept until then. */
+  exp: number;
+}
+
+const MAX_CLAIM_LENGTH = 1024;
+
+/**
+ * A JWT deny-list keyed by (iss, jti) and kept until the token's own `exp`. Never keyed by the raw
+ * JWT or its hash: signature malleability would let a re-encoded revoked token through (OWASP JWT
+ * Cheat Sheet). Claims are hashed into the key, so they cannot break out of their segment.
+ *
+ * While Redis cannot be asked, `isDenied` answers true (`denylist.whenUnavailable: 'closed'`, the
+ * default) or, with `'open'`, from the entries this instance wrote during the outage. Entries written
+ * during an outage reach Redis on recovery.
+ */
+export class TokenDenylist {
+  readonly options: ResolvedSessionOptions;
+  private resolved?: StoreEngine;
+  private readonly counters = { denied: 0, expiredNoop: 0, answeredWhileUnavailable: 0, replicationUnconfirmed: 0 };
+
+  constructor(
+    private readonly source: EngineSource,
+    options: SessionOptions = {},
+  ) {
+    this.options = resolveSessionOptions(options);
+  }
+
+  onModuleInit(): void {
+    void this.engine;
+  }
+
+  /**
+   * Denies the token until its `exp`. Resolves false, storing nothing, when `exp` has already
+   * passed on the Redis clock: an expired token is refused by its own `exp` check.
+   */
+  async deny(input: DenyInput): Promise<boolean> {
+    const key = this.keyOf(input);
+    const exp = input?.exp;
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new DenylistInputError('exp must be a number of seconds since the epoch (the JWT exp claim)');
+    const expMs = Math.ceil(exp * 1000);
+    if (expMs - Date.now() > this.options.denylistMaxTtlMs) {
+      throw new DenylistInputError(`exp lies more than session.denylist.maxTtl (${this.options.denylistMaxTtlMs} ms) ahead; is it in milliseconds instead of seconds?`);
+    }
+    const stored = Number(await this.engine.runScript(DENYLIST_ADD, [key], [expMs], { replayOnRecovery: true })) === 1;
+    if (stored) this.counters.denied++;
+    else this.counters.expiredNoop++;
+    if (this.options.durability === 'replicated') {
+      const acknowledged = await this.engine.wait(1, this.options.replicationTimeoutMs);
+      if (acknowledged < 1) this.counters.replicationUnconfirmed++;
+    }
+    return stored;
+  }
+
+  async isDenied(input: { jti: string; iss: string }): Promise<boolean> {
+    const key = this.keyOf(input);
+    const closed = this.options.denylistWhenUnavailable === 'closed';
+    if (this.outage() && closed) return this.unavailable(true);
+    let found: boolean;
+    try {
+      found = await this.engine.exists(key);
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      return this.unavailable(closed);
+    }
+    if (found) return true;
+    // "Not found" from the in-process store says nothing about what Redis holds.
+    if (closed && (this.outage() || lastCommandFailed(this.engine))) return this.unavailable(true);
+    return false;
+  }
+
+  stats() {
+    return { ...this.counters };
+  }
+
+  private unavailable(answer: boolean): boolean {
+    this.counters.answeredWhileUnavailable++;
+    return answer;
+  }
+
+  private keyOf(input: { jti: string; iss: string } | undefined): string {
+    const jti = claim(input?.jti, 'jti');
+    const iss = claim(input?.iss, 'iss');
+    return `sess:dl:${digest(iss)}:${digest(jti)}`;
+  }
+
+  private get engine(): StoreEngine {
+    this.resolved ??= typeof this.source === 'function' ? this.source() : this.source;
+    return this.resolved;
+  }
+
+  private outage(): boolean {
+    const engine = this.engine;
+    return engine.mode() === 'memory' && !(engine instanceof MemoryEngine);
+  }
+}
+
+function claim(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new DenylistInputError(`${what} is required (a non-empty string claim)`);
+  if (value.length > MAX_CLAIM_LENGTH) throw new DenylistInputError(`${what} must be at most ${MAX_CLAIM_LENGTH} characters`);
+  return value;
+}
+
+const digest = (text: string): string => createHash('sha256').update(text).digest('base64url');
