@@ -1,6 +1,9 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisConfigError } from './redis.errors.js';
+import type { RateLimitModuleOptions } from './rate-limit/rate-limit.options.js';
+import type { CacheOptions } from './cache/cache.options.js';
+import type { SessionOptions } from './session/session.options.js';
 
 /** A duration in milliseconds, or a string such as `'250ms'`, `'30s'`, `'15m'`, `'1h'`, `'7d'`. */
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
@@ -64,6 +67,12 @@ export interface RedisModuleOptions {
   /** How long start-up waits for the first connection before serving from the fallback. */
   connectTimeoutMs?: number;
   breaker?: BreakerOptions;
+  /** Sessions and the JWT deny-list (timeouts, outage policy, durability, own connection). */
+  session?: SessionOptions;
+  /** Rate limiting: module-wide policies, proxy trust, headers (see `RateLimitModuleOptions`). */
+  rateLimit?: RateLimitModuleOptions;
+  /** The cache: default TTL, jitter, grace, compression, size limit, stampede lock, in-process tier. */
+  cache?: CacheOptions;
 }
 
 export interface ResolvedRedisOptions {
