@@ -2,6 +2,7 @@ import { HttpException, HttpStatus, Inject, Injectable, Optional, type CanActiva
 import { Reflector } from '@nestjs/core';
 import { RedisConnection } from '../connection/redis.connection.js';
 import { MemoryStore } from '../engine/memory.store.js';
+import { RedisMetrics } from '../metrics/redis-metrics.js';
 import { MAX_POLICIES_PER_CALL, RATE_LIMIT_ALGORITHM_CODE, rateLimitCheckScript, rateLimitCheckTwin } from '../engine/scripts/rate-limit.scripts.js';
 import type { ScriptReply } from '../engine/script.registry.js';
 import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
@@ -84,6 +85,7 @@ export class RateLimitGuard implements CanActivate {
     protected readonly connection: RedisConnection,
     protected readonly reflector: Reflector,
     @Optional() @Inject(RATE_LIMIT_OPTIONS) options?: ResolvedRateLimitModuleOptions,
+    @Optional() protected readonly metrics?: RedisMetrics,
   ) {
     this.settings = options ?? resolveRateLimitModuleOptions(undefined);
     this.blocked = new BlockCache(this.settings.blockCacheSize);
@@ -98,9 +100,20 @@ export class RateLimitGuard implements CanActivate {
     if (!rr) return true;
     const decision = await this.decide(context, rr.req, policies);
     if (decision.outcomes.length === 0) return true;
+    this.recordMetrics(decision);
     this.setHeaders(rr.res, decision);
     if (!decision.allowed) this.throwRefused(decision, context);
     return true;
+  }
+
+  /** Allowed: every policy was charged. Refused: only the policy that refused is counted. */
+  protected recordMetrics(decision: RateLimitDecision): void {
+    if (!this.metrics?.enabled) return;
+    if (!decision.allowed) {
+      if (decision.refusedBy) this.metrics.rateLimitRefused(decision.refusedBy.name);
+      return;
+    }
+    for (const o of decision.outcomes) this.metrics.rateLimitAllowed(o.name);
   }
 
   /** Runs every policy for this request and charges them; what `canActivate` acts on. */

@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getStoreEngineToken } from '../connection/redis.tokens.js';
+import { getRedisMetricsToken, type RedisMetrics } from '../metrics/redis-metrics.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { REDIS_MODULE_OPTIONS } from '../redis.module-definition.js';
 import { RedisConfigError } from '../redis.errors.js';
@@ -30,8 +31,14 @@ export function sessionProviders(name: string): Provider[] {
   return [
     {
       provide: SessionService,
-      useFactory: (options: RedisModuleOptions, moduleRef: ModuleRef) => new SessionService(engineSource(options, moduleRef, name), options?.session),
-      inject: [REDIS_MODULE_OPTIONS, ModuleRef],
+      useFactory: (options: RedisModuleOptions, moduleRef: ModuleRef, metrics: RedisMetrics) => {
+        const service = new SessionService(engineSource(options, moduleRef, name), options?.session);
+        // Read at scrape time (the exporter bounds it): active sessions are a fact of the store.
+        metrics.observeActiveSessions(async () => (await service.stats({ top: 0 })).activeSessions);
+        service.onReuseDetected(() => metrics.refreshTokenReused());
+        return service;
+      },
+      inject: [REDIS_MODULE_OPTIONS, ModuleRef, getRedisMetricsToken(name)],
     },
     {
       provide: TokenDenylist,
