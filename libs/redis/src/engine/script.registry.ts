@@ -25,7 +25,7 @@ export interface ScriptDefinition {
  * the key count: every key a script touches must be declared there, or it would not run on Cluster.
  */
 export function defineScript(spec: { name: string; version: number; file: string; twin: ScriptTwin }): ScriptDefinition {
-  const lua = readFileSync(new URL(`./scripts/${spec.file}`, import.meta.url), 'utf8');
+  const lua = withIncludes(readFileSync(new URL(`./scripts/${spec.file}`, import.meta.url), 'utf8'), spec.file);
   const header = /^--\[\[([\s\S]*?)\]\]/.exec(lua);
   if (!header) throw new Error(`scripts/${spec.file} must start with a --[[ ]] header naming KEYS, ARGV and the reply`);
   const declared = [...header[1]!.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1]));
@@ -38,4 +38,18 @@ export function defineScript(spec: { name: string; version: number; file: string
     lua,
     twin: spec.twin,
   };
+}
+
+/**
+ * Replaces each `--- @include "name"` line with `scripts/includes/name.lua`, so a helper shared by
+ * several scripts (ending a session, say) is written once. Includes do not nest.
+ */
+function withIncludes(lua: string, file: string): string {
+  return lua.replace(/^--- @include "([\w-]+)"$/gm, (_line, name: string) => {
+    try {
+      return readFileSync(new URL(`./scripts/includes/${name}.lua`, import.meta.url), 'utf8').trimEnd();
+    } catch {
+      throw new Error(`scripts/${file} includes "${name}", but scripts/includes/${name}.lua does not exist`);
+    }
+  });
 }

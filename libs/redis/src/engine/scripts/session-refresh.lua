@@ -15,18 +15,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local idx = base .. 'idx'
 
-local function kill(h)
-  local s = base .. 's:' .. h
-  local v = redis.call('HMGET', s, 'fam', 'rh')
-  local n = redis.call('DEL', s)
-  redis.call('ZREM', idx, h)
-  if v[1] then
-    local f = base .. 'f:' .. v[1]
-    if redis.call('GET', f) == h then redis.call('DEL', f) end
-  end
-  if v[2] then redis.call('DEL', base .. 'r:' .. v[2]) end
-  return n
-end
+--- @include "session-kill"
 
 local r = base .. 'r:' .. ARGV[1]
 local record = redis.call('GET', r)

@@ -8,17 +8,6 @@
 local base = KEYS[1]
 local idx = base .. 'idx'
 
-local function kill(h)
-  local s = base .. 's:' .. h
-  local v = redis.call('HMGET', s, 'fam', 'rh')
-  local n = redis.call('DEL', s)
-  redis.call('ZREM', idx, h)
-  if v[1] then
-    local f = base .. 'f:' .. v[1]
-    if redis.call('GET', f) == h then redis.call('DEL', f) end
-  end
-  if v[2] then redis.call('DEL', base .. 'r:' .. v[2]) end
-  return n
-end
+--- @include "session-kill"
 
 return kill(ARGV[1])
