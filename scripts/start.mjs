@@ -2,6 +2,7 @@
 // answer, and says where to look. The environment passes through, so REDIS_URL and friends apply;
 // with no REDIS_* set both apps serve from the embedded in-memory store.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,10 +40,14 @@ if (demoPort === gatewayPort) {
 const demoUrl = `http://${urlHost}:${demoPort}`;
 const gatewayUrl = `http://${urlHost}:${gatewayPort}`;
 
+// The demo believes the gateway's X-User-Id only with this secret; without one configured, a
+// fresh random one per run keeps the pair working and nothing else able to claim an identity.
+const gatewaySecret = process.env.GATEWAY_SHARED_SECRET?.trim() || randomBytes(24).toString('base64url');
+
 const apps = [
-  { name: 'demo', main: 'apps/demo/dist/main.js', url: demoUrl, env: { PORT: String(demoPort) } },
+  { name: 'demo', main: 'apps/demo/dist/main.js', url: demoUrl, env: { PORT: String(demoPort), GATEWAY_SHARED_SECRET: gatewaySecret } },
   // An explicit DEMO_URL wins: the gateway may front a demo that runs elsewhere.
-  { name: 'gateway', main: 'apps/gateway/dist/main.js', url: gatewayUrl, env: { PORT: String(gatewayPort), DEMO_URL: process.env.DEMO_URL || demoUrl } },
+  { name: 'gateway', main: 'apps/gateway/dist/main.js', url: gatewayUrl, env: { PORT: String(gatewayPort), DEMO_URL: process.env.DEMO_URL || demoUrl, GATEWAY_SHARED_SECRET: gatewaySecret } },
 ];
 
 for (const app of apps) {
@@ -163,8 +168,9 @@ try {
         `  gateway  ${gatewayUrl}/      upstream ${gateway.upstream}`,
         '',
         'Try:',
-        `  curl ${demoUrl}/visits`,
-        `  curl ${gatewayUrl}/`,
+        `  curl ${gatewayUrl}/api/trips`,
+        `  curl ${gatewayUrl}/api/leaderboard`,
+        '  (the README\'s "Walk through the API" goes on from there: login, create a trip, sessions, stream)',
         '',
         'Press Ctrl-C to stop.',
         '',

@@ -93,11 +93,14 @@ export function snapshotEnv(): () => void {
   };
 }
 
-/** Every variable that changes which store the apps use or what the gateway reports. */
+/** Every variable that changes which store the apps use or what the gateway reports; the demo database in memory. */
 export function clearAppEnv(): void {
   for (const key of Object.keys(process.env)) {
     if (key.startsWith('REDIS_') || key === 'DEMO_URL') delete process.env[key];
   }
+  // The demo's database: in memory and without artificial latency, so tests leave no file behind.
+  process.env.DEMO_DB_PATH = ':memory:';
+  process.env.DEMO_DB_LATENCY_MS = '0';
 }
 
 /** Boots an app module the way main.ts does, on an ephemeral loopback port. */

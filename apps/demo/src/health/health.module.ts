@@ -8,5 +8,7 @@ import { HealthController } from './health.controller.js';
 @Module({
   imports: [TerminusModule, RedisHealthModule, RedisMetricsModule.forRoot({ path: '/metrics' })],
   controllers: [HealthController],
+  // Re-exported so /admin/stats can read the counters the exporter keeps.
+  exports: [RedisMetricsModule],
 })
 export class HealthModule {}

@@ -1,16 +1,22 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { SkipRateLimit } from 'nestjs-redis-kit';
 import { RedisHealthIndicator } from 'nestjs-redis-kit/health';
+import { UpstreamHealthIndicator } from './upstream.health.js';
 
 /**
  * Liveness answers from the process alone, so an orchestrator never restarts an instance because
- * Redis is down; readiness includes Redis and reads `degraded` (HTTP 200) while serving from memory.
+ * Redis or the demo is down; readiness includes both (Redis reads `degraded`, HTTP 200, while
+ * serving from memory; an unreachable upstream makes the gateway not ready).
  */
 @Controller('health')
+// Probes come from the orchestrator every few seconds: they must never be refused with 429.
+@SkipRateLimit()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly redis: RedisHealthIndicator,
+    private readonly upstream: UpstreamHealthIndicator,
   ) {}
 
   @Get('live')
@@ -22,6 +28,9 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready() {
-    return this.health.check([() => this.redis.isHealthy('redis', { timeoutMs: 1_000 })]);
+    return this.health.check([
+      () => this.redis.isHealthy('redis', { timeoutMs: 1_000 }),
+      () => this.upstream.isHealthy('upstream', { timeoutMs: 1_000 }),
+    ]);
   }
 }

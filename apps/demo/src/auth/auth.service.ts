@@ -1,0 +1,62 @@
+import { Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { SessionService, TokenDenylist, type SessionListEntry, type SessionTokens } from 'nestjs-redis-kit';
+import { UsersRepository } from './auth.repository.js';
+import { DUMMY_HASH, verifyPassword } from './auth.password.js';
+import { DENYLIST_ISSUER, sessionJti, type AuthUser, type SessionData } from './auth.user.js';
+
+export interface LoginResult extends SessionTokens {
+  user: { id: string; name: string; role: 'admin' | 'member' };
+}
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly sessions: SessionService,
+    private readonly denylist: TokenDenylist,
+  ) {}
+
+  async login(email: string, password: string, client: { userAgent?: string; ip?: string }): Promise<LoginResult> {
+    const user = await this.users.findByEmail(email);
+    // Same scrypt work whether or not the email exists, and one message for both failures.
+    const ok = await verifyPassword(password, user?.password_hash ?? DUMMY_HASH);
+    if (!user || !ok) throw new UnauthorizedException('invalid email or password');
+    const data: SessionData = { role: user.role, name: user.name };
+    const tokens = await this.sessions.create({ userId: user.id, userAgent: client.userAgent, ip: client.ip, data });
+    return { ...tokens, user: { id: user.id, name: user.name, role: user.role } };
+  }
+
+  async refresh(refreshToken: string): Promise<SessionTokens> {
+    const tokens = await this.sessions.refresh(refreshToken);
+    // Unknown, expired, reused (which also revoked the family) or Redis away: the client logs in again.
+    if (!tokens) throw new UnauthorizedException('the refresh token is not valid; log in again');
+    return tokens;
+  }
+
+  /**
+   * Ends the caller's session, and denies it until its absolute expiry: if Redis loses the
+   * revocation (an outage replay racing a create replayed by another instance), the deny-list
+   * entry, journaled the same way, still refuses it.
+   */
+  async logout(user: AuthUser): Promise<{ revoked: boolean }> {
+    if (!user.sessionId) throw new UnauthorizedException('logout needs the session: Authorization: Bearer <sessionId>');
+    const session = await this.sessions.validate(user.sessionId);
+    const revoked = await this.sessions.revoke(user.sessionId);
+    const expMs = session?.absoluteExpiresAt ?? Date.now() + this.sessions.options.absoluteMs;
+    await this.denylist.deny({ jti: sessionJti(user.sessionId), iss: DENYLIST_ISSUER, exp: Math.ceil(expMs / 1000) });
+    return { revoked };
+  }
+
+  async logoutAll(user: AuthUser): Promise<{ revoked: number }> {
+    return { revoked: await this.sessions.revokeAll(user.id) };
+  }
+
+  list(user: AuthUser): Promise<Array<SessionListEntry<SessionData>>> {
+    return this.sessions.list<SessionData>(user.id);
+  }
+
+  async revokeHandle(user: AuthUser, handle: string): Promise<{ revoked: true }> {
+    if (!(await this.sessions.revokeHandle(user.id, handle))) throw new NotFoundException(`no live session ${handle} for this user`);
+    return { revoked: true };
+  }
+}
