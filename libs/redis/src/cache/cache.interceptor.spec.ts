@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, Injectable, Param, Post, Query, type INestApplication, type NestMiddleware } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { startRedis, type RedisProcess } from '../../../../test/support/index.js';
+import { startCluster, startRedis, type RedisClusterHandle, type RedisProcess } from '../../../../test/support/index.js';
 import { RedisModule } from '../redis.module.js';
+import type { RedisModuleOptions } from '../redis.options.js';
 import { Cacheable } from './cache.interceptor.js';
 import { CacheService } from './cache.service.js';
 
@@ -40,14 +41,33 @@ class ItemsController {
   }
 }
 
-describe('@Cacheable on controller GETs (standalone Redis)', () => {
-  let server: RedisProcess;
+/** Each target starts what it needs and says how to reach it; memory is the embedded store. */
+const targets: Array<[string, () => Promise<{ options: RedisModuleOptions; stop: () => Promise<void> }>]> = [
+  ['memory', async () => ({ options: {}, stop: async () => undefined })],
+  [
+    'standalone Redis',
+    async () => {
+      const server: RedisProcess = await startRedis();
+      return { options: { url: server.url }, stop: () => server.stop() };
+    },
+  ],
+  [
+    'Redis Cluster',
+    async () => {
+      const cluster: RedisClusterHandle = await startCluster({ masters: 3, replicasPerMaster: 0 });
+      return { options: { cluster: { nodes: cluster.seeds } }, stop: () => cluster.stop() };
+    },
+  ],
+];
+
+describe.each(targets)('@Cacheable on controller GETs (%s)', (_label, start) => {
+  let target: Awaited<ReturnType<typeof start>>;
   let app: INestApplication;
 
   beforeAll(async () => {
-    server = await startRedis();
+    target = await start();
     const moduleRef = await Test.createTestingModule({
-      imports: [RedisModule.forRoot({ url: server.url, keyPrefix: 'http:', isGlobal: true })],
+      imports: [RedisModule.forRoot({ ...target.options, keyPrefix: 'http:', isGlobal: true })],
       controllers: [ItemsController],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
@@ -56,7 +76,7 @@ describe('@Cacheable on controller GETs (standalone Redis)', () => {
   });
   afterAll(async () => {
     await app?.close();
-    await server?.stop();
+    await target?.stop();
   });
 
   it('MISS then HIT, keyed by params and query; concurrent misses run the handler once', async () => {
