@@ -86,7 +86,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
 
   private async connect(): Promise<void> {
     if (!this.client) {
-      this.logger.log(`No Redis configured: serving from ${describeTarget(this.options.target)}`);
+      this.logger.log(`Serving from ${describeTarget(this.options.target)}`);
       return;
     }
     const where = describeTarget(this.options.target);
