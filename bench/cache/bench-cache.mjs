@@ -3,7 +3,6 @@
 // rotated each round). Not a test: it prints medians and ratios. Usage: npm run bench:cache [-- --ops 50000 --rounds 5]
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -14,6 +13,7 @@ import { redisDriver } from 'bentocache/drivers/redis';
 import { createCache } from 'cache-manager';
 import { Redis } from 'ioredis';
 import { CacheService, RedisModule } from 'nestjs-redis-kit';
+import { startRedisServer } from '../support.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,35 +29,6 @@ const TTL_S = 3_600;
 // ~1 KB JSON value, different per key.
 const valueFor = (i) => ({ id: i, name: `item-${i}`, tags: ['a', 'b', 'c'], text: 'x'.repeat(880), n: i * 7, ok: true, nested: { i, s: String(i) } });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedisServer() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0 });
-  // Refused connections are expected until the server listens; the loop below retries them.
-  probe.on('error', () => undefined);
-  for (let i = 0; i < 100; i++) {
-    try {
-      await probe.connect();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  await probe.ping();
-  probe.disconnect();
-  return { port, url: `redis://127.0.0.1:${port}`, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
-}
 
 // Seeded sequence of key indexes shared by every variant.
 function sequence(n, seed) {

@@ -4,11 +4,10 @@
 // stacks, order rotated, and the table shows medians.
 // Usage (from the repo root, after `npm run build`):
 //   npm run bench:gateway --prefix bench [-- --duration 5 --rounds 5 --connections 50 --latency 50]
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { freePort, startProcess, startRedisServer } from '../support.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,52 +27,24 @@ for (const main of ['apps/demo/dist/main.js', 'apps/gateway/dist/main.js']) {
   }
 }
 
-const children = [];
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-process.on('SIGINT', () => process.exit(130));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(command, args, env, ready, what) {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`${what} not ready in 30 s:\n${output}`)), 30_000);
-    const onData = (chunk) => {
-      output += chunk;
-      if (ready.test(output)) {
-        clearTimeout(timer);
-        child.stdout.resume();
-        child.stderr.resume();
-        child.stdout.off('data', onData);
-        resolve(child);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.once('exit', (code) => reject(new Error(`${what} exited (${code}):\n${output}`)));
-  });
-}
 
 async function stack(name, redisUrl, cache) {
   const demoPort = await freePort();
   const gatewayPort = await freePort();
   const common = { REDIS_URL: redisUrl, GATEWAY_SHARED_SECRET: 'bench-shared-secret-0123456789', NODE_ENV: 'production' };
-  await start(process.execPath, ['apps/demo/dist/main.js'], { ...common, PORT: String(demoPort), DEMO_DB_PATH: ':memory:', DEMO_DB_LATENCY_MS: LATENCY, DEMO_CACHE: cache, REDIS_KEY_PREFIX: `${name}:` }, /Listening on/, `${name} demo`);
+  await startProcess(process.execPath, ['apps/demo/dist/main.js'], {
+    cwd: root,
+    env: { ...common, PORT: String(demoPort), DEMO_DB_PATH: ':memory:', DEMO_DB_LATENCY_MS: LATENCY, DEMO_CACHE: cache, REDIS_KEY_PREFIX: `${name}:` },
+    ready: /Listening on/,
+    what: `${name} demo`,
+  });
   // A budget no benchmark reaches: the guard still runs (one Redis call per request), it never refuses.
-  await start(process.execPath, ['apps/gateway/dist/main.js'], { ...common, PORT: String(gatewayPort), DEMO_URL: `http://127.0.0.1:${demoPort}`, GATEWAY_RATE_LIMIT: '1000000000', REDIS_KEY_PREFIX: `${name}:` }, /Listening on/, `${name} gateway`);
+  await startProcess(process.execPath, ['apps/gateway/dist/main.js'], {
+    cwd: root,
+    env: { ...common, PORT: String(gatewayPort), DEMO_URL: `http://127.0.0.1:${demoPort}`, GATEWAY_RATE_LIMIT: '1000000000', REDIS_KEY_PREFIX: `${name}:` },
+    ready: /Listening on/,
+    what: `${name} gateway`,
+  });
   return { name, url: `http://127.0.0.1:${gatewayPort}${PATH}` };
 }
 
@@ -89,9 +60,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-const redisPort = await freePort();
-await start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, /Ready to accept connections/, 'redis-server');
-const redisUrl = `redis://127.0.0.1:${redisPort}`;
+const { url: redisUrl } = await startRedisServer();
 const stacks = [await stack('cached', redisUrl, 'on'), await stack('uncached', redisUrl, 'off')];
 
 const samples = new Map(stacks.map((s) => [s.name, { rps: [], p50: [], p99: [], non2xx: 0 }]));

@@ -1,11 +1,10 @@
 // Rate-limit guards side by side: autocannon against one minimal Nest 12 app per variant, all
 // sharing one redis-server on a free loopback port, rounds alternating with the order rotated.
 // Usage (from the repo root): npm run bench:rate-limit --prefix bench [-- --duration 5 --rounds 3]
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { startProcess, startRedisServer } from '../support.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,46 +16,6 @@ const WARMUP = Number(arg('warmup', 1));
 const CONNECTIONS = Number(arg('connections', 50));
 const VARIANTS = (arg('only', '') || 'none,ours:1,ours:3,throttler-memory:1,throttler-memory:3,throttler-redis:1,throttler-redis:3,rlf-redis:1,rlf-redis:3').split(',');
 
-const children = [];
-function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function startProcess(command, args, env, readyPattern, what) {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} not ready in 30 s:\n${output}`)), 30_000);
-    const onData = (d) => {
-      output += d.toString();
-      const m = readyPattern.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, match: m });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited with ${code}:\n${output}`));
-    });
-  });
-}
 
 async function commandStats(redis) {
   const text = await redis.info('commandstats');
@@ -87,16 +46,14 @@ function cannon(url, seconds) {
   });
 }
 
-const redisPort = await freePort();
-await startProcess('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, /Ready to accept connections/, 'redis-server');
-const redisUrl = `redis://127.0.0.1:${redisPort}`;
+const { url: redisUrl } = await startRedisServer();
 const admin = new Redis(redisUrl);
 
 const appPath = fileURLToPath(new URL('./app.mjs', import.meta.url));
 const apps = {};
 for (const v of VARIANTS) {
   const [variant, policies = '1'] = v.split(':');
-  const { match } = await startProcess(process.execPath, [appPath], { VARIANT: variant, POLICIES: policies, REDIS_URL: redisUrl }, /READY (\d+)/, `app ${v}`);
+  const { match } = await startProcess(process.execPath, [appPath], { env: { VARIANT: variant, POLICIES: policies, REDIS_URL: redisUrl }, ready: /READY (\d+)/, what: `app ${v}` });
   apps[v] = `http://127.0.0.1:${match[1]}/`;
 }
 
@@ -153,5 +110,5 @@ lines.push('', `wall time ${Math.round((Date.now() - started) / 1000)} s`);
 console.log(lines.join('\n'));
 
 await admin.quit();
-cleanup();
+// Exiting kills the apps and redis-server (see support.mjs).
 process.exit(0);
