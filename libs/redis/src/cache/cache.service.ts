@@ -580,7 +580,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     }
     const raw = await this.engine.get(full);
     if (raw === null) return null;
-    const entry = await this.decode(full, raw);
+    const decoded = this.decode(full, raw);
+    const entry = decoded !== null && 'then' in decoded ? await decoded : decoded;
     if (!entry) return null;
     if (entry.tags.length > 0) {
       const current = await this.currentVersions(entry.tags.map(([t]) => t));
@@ -592,18 +593,30 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     return { state: 'hit', value: entry.value };
   }
 
-  private async decode(full: string, raw: string): Promise<Envelope | null> {
+  /**
+   * Synchronous for plain entries (the hit path pays no extra promise), a promise only for
+   * compressed ones. A corrupt or foreign value is counted, deleted and read as a miss.
+   */
+  private decode(full: string, raw: string): Envelope | null | Promise<Envelope | null> {
     try {
       const decoded = decodeEnvelope(raw);
       // Duck-typed: zlib's promises may come from another realm (e.g. under jest's VM modules).
-      return 'then' in decoded ? await decoded : decoded;
+      if (!('then' in decoded)) return decoded;
+      return Promise.resolve(decoded).then(
+        (entry) => entry,
+        (error: unknown) => this.discardCorrupt(full, error),
+      );
     } catch (error) {
-      if (!(error instanceof CorruptEntryError) && !(error instanceof SyntaxError) && !(error instanceof RangeError)) throw error;
-      this.core.reportCorrupt(this.label, full, error.message);
-      // Only delete what we read: a fresh value written meanwhile must survive.
-      await this.engine.del([full]).catch(() => undefined);
-      return null;
+      return this.discardCorrupt(full, error);
     }
+  }
+
+  private async discardCorrupt(full: string, error: unknown): Promise<null> {
+    if (!(error instanceof CorruptEntryError) && !(error instanceof SyntaxError) && !(error instanceof RangeError)) throw error;
+    this.core.reportCorrupt(this.label, full, error.message);
+    // Only delete what we read: a fresh value written meanwhile must survive.
+    await this.engine.del([full]).catch(() => undefined);
+    return null;
   }
 
   /** Current versions of encoded tags; a missing version key reads as '' (matches no entry). */
