@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { FallbackEngine } from '../engine/fallback.engine.js';
 import { escapeGlob } from '../engine/glob.util.js';
-import { MemoryEngine } from '../engine/memory.engine.js';
 import type { ScriptReply } from '../engine/script.registry.js';
 import {
   SESSION_CREATE,
@@ -13,8 +11,8 @@ import {
   SESSION_TOUCH,
 } from '../engine/scripts/session.scripts.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
-import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 import { toMs, type Duration } from '../redis.options.js';
+import { isUnavailable, SessionEngine, type EngineSource } from './session.engine.js';
 import { SessionInputError } from './session.errors.js';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './session.options.js';
 import { checkUserId, issueToken, newFamilyId, parseToken, sameHash, userBase } from './session.tokens.js';
@@ -93,8 +91,6 @@ export interface SessionServiceEvents {
   'replication-unconfirmed': [event: { operation: string }];
 }
 
-export type EngineSource = StoreEngine | (() => StoreEngine);
-
 const CREATE_ATTEMPTS = 3;
 const MAX_USER_AGENT = 512;
 const MAX_IP = 64;
@@ -113,7 +109,7 @@ const INDEX_PATTERN = `${escapeGlob('sess:{u:')}*${escapeGlob('}:idx')}`;
  */
 export class SessionService extends EventEmitter<SessionServiceEvents> implements OnModuleInit, BeforeApplicationShutdown {
   readonly options: ResolvedSessionOptions;
-  private resolved?: StoreEngine;
+  private readonly store: SessionEngine;
   private readonly logger = new Logger('Sessions');
   private readonly counters: SessionCounters = {
     created: 0,
@@ -132,11 +128,12 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
   private closed = false;
 
   constructor(
-    private readonly source: EngineSource,
+    source: EngineSource,
     options: SessionOptions = {},
   ) {
     super();
     this.options = resolveSessionOptions(options);
+    this.store = new SessionEngine(source);
   }
 
   /** Resolves the engine at start-up, so a wrong `session.connection` stops the app there. */
@@ -192,7 +189,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     const engine = this.engine;
     // Created while Redis is away: the session is replayed later, and its absolute deadline must
     // count from now, not from the replay. The local clock is all there is to say when "now" was.
-    const origin = this.outage() ? String(Date.now()) : '';
+    const origin = this.store.outage() ? String(Date.now()) : '';
     for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
       const session = issueToken(userId);
       const refresh = issueToken(userId);
@@ -231,17 +228,8 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     const reply = asList(await this.engine.runScript(SESSION_LIST, [userBase(userId)], []));
     return reply
       .map((item) => {
-        const [handle, ua, ip, data, ca, ls, exp, abs] = asList(item);
-        return {
-          handle: String(handle),
-          data: JSON.parse(String(data)) as T,
-          userAgent: orUndefined(ua),
-          ip: orUndefined(ip),
-          createdAt: Number(ca),
-          lastSeenAt: Number(ls),
-          expiresAt: Number(exp),
-          absoluteExpiresAt: Number(abs),
-        };
+        const [handle, ...fields] = asList(item);
+        return { handle: String(handle), ...sessionFields<T>(fields) };
       })
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt);
   }
@@ -288,7 +276,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     const parsed = parseToken(refreshToken);
     if (!parsed) return null;
     this.startSweep();
-    if (this.outage()) {
+    if (this.store.outage()) {
       this.counters.rejectedWhileUnavailable++;
       return null;
     }
@@ -305,7 +293,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
         }
         throw error;
       }
-      if (this.outage()) {
+      if (this.store.outage()) {
         // Answered by the in-process store: a rotation Redis never saw.
         this.counters.rejectedWhileUnavailable++;
         return null;
@@ -391,22 +379,16 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
   // ---- internals ----------------------------------------------------------------------------
 
   private get engine(): StoreEngine {
-    this.resolved ??= typeof this.source === 'function' ? this.source() : this.source;
-    return this.resolved;
+    return this.store.engine;
   }
 
-  /** Redis is unreachable and the in-process fallback is answering (the embedded store is not an outage). */
-  private outage(): boolean {
-    const engine = this.engine;
-    return engine.mode() === 'memory' && !(engine instanceof MemoryEngine);
-  }
 
   private async read<T>(sessionId: string, throttleMs: number): Promise<Session<T> | null> {
     const parsed = parseToken(sessionId);
     if (!parsed) return null;
     this.startSweep();
     const local = this.options.whenUnavailable === 'allow-local';
-    if (this.outage() && !local) {
+    if (this.store.outage() && !local) {
       this.counters.rejectedWhileUnavailable++;
       return null;
     }
@@ -421,7 +403,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     if (reply[0] !== 1) return null;
     // Only outage-time writes live in the fallback store, so a session found there was created by
     // this instance during this outage: acceptable with 'allow-local' only.
-    if (this.outage() && !local) {
+    if (this.store.outage() && !local) {
       this.counters.rejectedWhileUnavailable++;
       return null;
     }
@@ -429,21 +411,12 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     // The record was found by this hash; checking it again in constant time costs nothing and
     // guards against a record filed under the wrong key.
     if (!sameHash(String(sid), parsed.hash) || uid !== parsed.userId) return null;
-    return {
-      userId: parsed.userId,
-      data: JSON.parse(String(data)) as T,
-      userAgent: orUndefined(ua),
-      ip: orUndefined(ip),
-      createdAt: Number(ca),
-      lastSeenAt: Number(ls),
-      expiresAt: Number(exp),
-      absoluteExpiresAt: Number(abs),
-    };
+    return { userId: parsed.userId, ...sessionFields<T>([ua, ip, data, ca, ls, exp, abs]) };
   }
 
   private async revokeHash(userId: string, hash: string): Promise<boolean> {
     const removed = Number(await this.engine.runScript(SESSION_REVOKE, [userBase(userId)], [hash], { replayOnRecovery: true }));
-    const queued = this.outage();
+    const queued = this.store.outage();
     if (removed > 0) this.counters.revoked += removed;
     await this.replicate('revoke');
     return removed > 0 || queued;
@@ -468,16 +441,21 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
 }
 
 /** The fallback engine's stats say whether the last command failed on Redis (answered from memory). */
-export function lastCommandFailed(engine: StoreEngine): boolean {
-  return engine instanceof FallbackEngine && engine.stats().consecutiveFailures > 0;
-}
-
-export function isUnavailable(error: unknown): boolean {
-  return error instanceof RedisUnavailableError || error instanceof RedisTimeoutError;
-}
-
 function asList(reply: ScriptReply): ScriptReply[] {
   return Array.isArray(reply) ? reply : [reply];
+}
+
+/** The session fields as the scripts return them: ua, ip, data, createdAt, lastSeen, expiry, absolute expiry. */
+function sessionFields<T>([ua, ip, data, ca, ls, exp, abs]: readonly (ScriptReply | undefined)[]): Omit<Session<T>, 'userId'> {
+  return {
+    data: JSON.parse(String(data)) as T,
+    userAgent: orUndefined(ua),
+    ip: orUndefined(ip),
+    createdAt: Number(ca),
+    lastSeenAt: Number(ls),
+    expiresAt: Number(exp),
+    absoluteExpiresAt: Number(abs),
+  };
 }
 
 function orUndefined(value: ScriptReply | undefined): string | undefined {

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { MemoryEngine } from '../engine/memory.engine.js';
 import { DENYLIST_ADD } from '../engine/scripts/session.scripts.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { DenylistInputError } from './session.errors.js';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './session.options.js';
-import { isUnavailable, lastCommandFailed, type EngineSource } from './session.service.js';
+import { isUnavailable, lastCommandFailed, SessionEngine, type EngineSource } from './session.engine.js';
 
 export interface DenyInput {
   /** The JWT `jti` claim. */
@@ -28,14 +27,15 @@ const MAX_CLAIM_LENGTH = 1024;
  */
 export class TokenDenylist {
   readonly options: ResolvedSessionOptions;
-  private resolved?: StoreEngine;
+  private readonly store: SessionEngine;
   private readonly counters = { denied: 0, expiredNoop: 0, answeredWhileUnavailable: 0, replicationUnconfirmed: 0 };
 
   constructor(
-    private readonly source: EngineSource,
+    source: EngineSource,
     options: SessionOptions = {},
   ) {
     this.options = resolveSessionOptions(options);
+    this.store = new SessionEngine(source);
   }
 
   onModuleInit(): void {
@@ -67,7 +67,7 @@ export class TokenDenylist {
   async isDenied(input: { jti: string; iss: string }): Promise<boolean> {
     const key = this.keyOf(input);
     const closed = this.options.denylistWhenUnavailable === 'closed';
-    if (this.outage() && closed) return this.unavailable(true);
+    if (this.store.outage() && closed) return this.unavailable(true);
     let found: boolean;
     try {
       found = await this.engine.exists(key);
@@ -77,7 +77,7 @@ export class TokenDenylist {
     }
     if (found) return true;
     // "Not found" from the in-process store says nothing about what Redis holds.
-    if (closed && (this.outage() || lastCommandFailed(this.engine))) return this.unavailable(true);
+    if (closed && (this.store.outage() || lastCommandFailed(this.engine))) return this.unavailable(true);
     return false;
   }
 
@@ -97,14 +97,9 @@ export class TokenDenylist {
   }
 
   private get engine(): StoreEngine {
-    this.resolved ??= typeof this.source === 'function' ? this.source() : this.source;
-    return this.resolved;
+    return this.store.engine;
   }
 
-  private outage(): boolean {
-    const engine = this.engine;
-    return engine.mode() === 'memory' && !(engine instanceof MemoryEngine);
-  }
 }
 
 function claim(value: unknown, what: string): string {

@@ -1,0 +1,36 @@
+import { FallbackEngine } from '../engine/fallback.engine.js';
+import { MemoryEngine } from '../engine/memory.engine.js';
+import type { StoreEngine } from '../engine/store-engine.port.js';
+import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
+
+/**
+ * The engine itself, or a lookup run on first use: with `forRootAsync` the connection named in
+ * `session.connection` is only known once the options resolve.
+ */
+export type EngineSource = StoreEngine | (() => StoreEngine);
+
+/** Resolves an engine source once, and answers the outage question both session services ask. */
+export class SessionEngine {
+  private resolved?: StoreEngine;
+
+  constructor(private readonly source: EngineSource) {}
+
+  get engine(): StoreEngine {
+    this.resolved ??= typeof this.source === 'function' ? this.source() : this.source;
+    return this.resolved;
+  }
+
+  /** Redis is unreachable and the in-process fallback is answering (the embedded store is not an outage). */
+  outage(): boolean {
+    const engine = this.engine;
+    return engine.mode() === 'memory' && !(engine instanceof MemoryEngine);
+  }
+}
+
+export function lastCommandFailed(engine: StoreEngine): boolean {
+  return engine instanceof FallbackEngine && engine.stats().consecutiveFailures > 0;
+}
+
+export function isUnavailable(error: unknown): boolean {
+  return error instanceof RedisUnavailableError || error instanceof RedisTimeoutError;
+}
