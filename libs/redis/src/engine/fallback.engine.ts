@@ -260,18 +260,17 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
    * Subscribes on both sides: Redis carries messages between instances while it is up (and the
    * Redis engine re-subscribes when it returns), memory carries them within the instance meanwhile.
    */
-  async subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe> {
-    const local = this.memory ? await this.memory.subscribe(channel, handler) : undefined;
-    const remote = await this.primary.subscribe(channel, handler);
-    return async () => {
-      await local?.();
-      await remote();
-    };
+  subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe> {
+    return this.onBothSides((e) => e.subscribe(channel, handler));
   }
 
-  async psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {
-    const local = this.memory ? await this.memory.psubscribe(pattern, handler) : undefined;
-    const remote = await this.primary.psubscribe(pattern, handler);
+  psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {
+    return this.onBothSides((e) => e.psubscribe(pattern, handler));
+  }
+
+  private async onBothSides(add: (engine: StoreEngine) => Promise<Unsubscribe>): Promise<Unsubscribe> {
+    const local = this.memory ? await add(this.memory) : undefined;
+    const remote = await add(this.primary);
     return async () => {
       await local?.();
       await remote();
