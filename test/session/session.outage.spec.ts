@@ -56,7 +56,7 @@ describe('sessions through a Redis outage, seen from two instances', () => {
         // A, during the outage.
         const outageStart = Date.now();
         const born = await sessionsA.create({ userId: 'alice', userAgent: 'during', data: { made: 'offline' } });
-        await waitUntil(() => a.engine.mode() === 'memory', { timeoutMs: 5_000, what: 'instance A on its fallback' });
+        await waitUntil(() => a.engine.mode() === 'fallback', { timeoutMs: 5_000, what: 'instance A on its fallback' });
         expect(await sessionsA.revoke(doomed.sessionId)).toBe(true);
         expect(await sessionsA.revokeAll('bob')).toBe(0); // only Redis knows bob's sessions; queued anyway
         expect(await denyA.deny({ jti: 'jwt-1', iss: 'https://issuer.example', exp: Math.floor(Date.now() / 1000) + 600 })).toBe(true);
@@ -109,7 +109,7 @@ describe('sessions through a Redis outage, seen from two instances', () => {
     const denylist = new TokenDenylist(c.engine);
     const s = await sessions.create({ userId: 'carol' });
     await server.kill();
-    await waitUntil(() => c.engine.mode() === 'memory', { timeoutMs: 5_000, what: 'the breaker to open' });
+    await waitUntil(() => c.engine.mode() === 'unavailable', { timeoutMs: 5_000, what: 'the breaker to open' });
     expect(await sessions.validate(s.sessionId)).toBeNull();
     expect(await denylist.isDenied({ jti: 'x', iss: 'y' })).toBe(true);
     await expect(sessions.create({ userId: 'carol' })).rejects.toMatchObject({ code: 'E_REDIS_UNAVAILABLE' });

@@ -3,15 +3,14 @@ export { RedisModule } from './redis.module.js';
 export type { RedisModuleExtras } from './redis.module-definition.js';
 export {
   REDIS_DEFAULTS,
-  toMs,
   type BreakerOptions,
-  type Duration,
   type MemoryStoreOptions,
   type RedisClusterOptions,
   type RedisModuleOptions,
   type RedisNodeAddress,
   type RedisSentinelOptions,
 } from './redis.options.js';
+export { toMs, type Duration } from './duration.js';
 export { redisOptionsFromEnv, REDIS_ENV_VARIABLES } from './config/redis-env.loader.js';
 export { RedisConnection, type RedisStatus, type RedisConnectionEvents } from './connection/redis.connection.js';
 export {

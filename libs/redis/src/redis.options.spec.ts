@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { RedisConfigError } from './redis.errors.js';
-import { describeTarget, resolveRedisOptions, toMs } from './redis.options.js';
+import { toMs } from './duration.js';
+import { describeTarget, resolveRedisOptions } from './redis.options.js';
 
 describe('toMs', () => {
   it.each([

@@ -5,9 +5,6 @@ import type { RateLimitModuleOptions } from './rate-limit/rate-limit.options.js'
 import type { CacheOptions } from './cache/cache.options.js';
 import type { SessionOptions } from './session/session.options.js';
 
-/** A duration in milliseconds, or a string such as `'250ms'`, `'30s'`, `'15m'`, `'1h'`, `'7d'`. */
-export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
-
 export interface RedisNodeAddress {
   host: string;
   port: number;
@@ -103,22 +100,6 @@ export const REDIS_DEFAULTS = {
   memory: { maxEntries: 100_000, maxBytes: 64 * 1024 * 1024 },
   breaker: { failureThreshold: 3, probeIntervalMs: 250, maxProbeIntervalMs: 5_000, journalLimit: 10_000 },
 } as const;
-
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/**
- * Converts a duration to milliseconds. `what` names the option in the error, so a bad value is
- * reported as `cache.ttl must be ...` rather than a bare `invalid duration`.
- */
-export function toMs(value: Duration, what = 'duration'): number {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new RedisConfigError([`${what} must be a non-negative number of milliseconds (got ${value})`]);
-    return value;
-  }
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(String(value).trim());
-  if (!match) throw new RedisConfigError([`${what} must be milliseconds or a string like '250ms', '30s', '15m', '1h', '7d' (got ${JSON.stringify(value)})`]);
-  return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
-}
 
 const isPort = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65_535;
 const isPositiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;

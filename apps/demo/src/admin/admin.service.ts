@@ -20,7 +20,7 @@ export class AdminService {
     return {
       connection: {
         status: this.connection.status(),
-        // 'redis', or 'memory' while on the embedded store or the outage fallback.
+        // 'redis'; 'fallback' while Redis is away; 'embedded' without Redis; 'unavailable' with fallback: 'none'.
         engine: this.connection.engine.mode(),
         redisConfigured: this.connection.client !== null,
       },

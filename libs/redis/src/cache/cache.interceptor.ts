@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { applyDecorators, Injectable, SetMetadata, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { lastValueFrom, of, type Observable } from 'rxjs';
-import type { Duration } from '../redis.options.js';
+import type { Duration } from '../duration.js';
 import { CacheService } from './cache.service.js';
 
 /** Something the cached response depends on besides route, params and query. */

@@ -1,5 +1,5 @@
 import { RedisConfigError } from '../redis.errors.js';
-import { toMs, type Duration } from '../redis.options.js';
+import { toMs, type Duration } from '../duration.js';
 
 /** The `cache` section of `RedisModuleOptions`. */
 export interface CacheOptions {

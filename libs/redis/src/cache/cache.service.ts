@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { RedisConnection } from '../connection/redis.connection.js';
-import { FallbackEngine } from '../engine/fallback.engine.js';
 import { escapeGlob } from '../engine/glob.util.js';
 import { LOCK_EXTEND, LOCK_RELEASE } from '../engine/scripts/engine.scripts.js';
 import { CACHE_LOCK_FAIL } from '../engine/scripts/cache.scripts.js';
 import type { StoreEngine, Unsubscribe } from '../engine/store-engine.port.js';
 import type { RedisMetrics } from '../metrics/redis-metrics.js';
-import { toMs, type Duration } from '../redis.options.js';
+import { toMs, type Duration } from '../duration.js';
 import { CorruptEntryError, decodeEnvelope, encodeEnvelope, type Envelope } from './cache.envelope.js';
 import { CacheInputError, CacheRemoteLoadError } from './cache.errors.js';
 import { checkKey, checkName, encodeSegment, lockKey, tagKey, valueKey } from './cache.keys.js';
@@ -123,14 +122,11 @@ class CacheCore {
     readonly connection: RedisConnection | undefined,
   ) {
     this.l1 = options.l1 ? new L1Cache(options.l1.maxEntries, options.l1.ttlMs) : null;
-    if (engine instanceof FallbackEngine) {
-      const onMode = (mode: string) => this.onModeChange(mode);
+    this.detach.push(
+      engine.onModeChange((mode) => this.onModeChange(mode)),
       // The journal overflowed: some invalidations never reached Redis, and we cannot tell which.
-      const onIncomplete = () => void this.clearOutageNamespaces();
-      engine.on('mode', onMode);
-      engine.on('replay-incomplete', onIncomplete);
-      this.detach.push(() => engine.off('mode', onMode), () => engine.off('replay-incomplete', onIncomplete));
-    }
+      engine.onReplayIncomplete(() => void this.clearOutageNamespaces()),
+    );
     if (connection && this.l1) {
       // Any connection status change may have cost us bus messages: forget what we cannot vouch for.
       const onStatus = () => this.l1?.clear();
@@ -189,7 +185,7 @@ class CacheCore {
   private undeliveredOverflow = false;
 
   private keepIfUndelivered(message: Omit<BusMessage, 'o'>): void {
-    if (this.engine.mode() !== 'memory') return;
+    if (this.engine.mode() !== 'fallback') return;
     if (this.undelivered.length < UNDELIVERED_LIMIT) this.undelivered.push(message);
     else this.undeliveredOverflow = true;
   }
@@ -237,7 +233,7 @@ class CacheCore {
 
   private onModeChange(mode: string): void {
     this.l1?.clear();
-    if (mode === 'memory') this.outageNamespaces.clear();
+    if (mode !== 'redis') this.outageNamespaces.clear();
     else this.replayPatterns();
   }
 
@@ -464,7 +460,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const { scanGlob, test } = compileUserGlob(glob);
     this.noteOutage();
     this.core.evict({ n: this.ns, a: 1 });
-    if (this.engine.mode() === 'memory' && this.engine instanceof FallbackEngine) this.core.pendingPatterns.push({ ns: this.ns, glob: scanGlob, test });
+    if (this.engine.mode() === 'fallback') this.core.pendingPatterns.push({ ns: this.ns, glob: scanGlob, test });
     const removed = await unlinkMatching(this.core, this.ns, scanGlob, test);
     await this.core.publish({ n: this.ns, a: 1 });
     return removed;
@@ -474,7 +470,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   async clear(): Promise<void> {
     this.noteOutage();
     this.core.evict({ n: this.ns, a: 1 });
-    if (this.engine.mode() === 'memory' && this.engine instanceof FallbackEngine) this.core.pendingPatterns.push({ ns: this.ns, glob: '*', whole: true });
+    if (this.engine.mode() === 'fallback') this.core.pendingPatterns.push({ ns: this.ns, glob: '*', whole: true });
     await clearNamespace(this.core, this.ns);
     await this.core.publish({ n: this.ns, a: 1 });
   }
@@ -560,7 +556,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private noteOutage(): void {
-    if (this.engine.mode() === 'memory') this.core.outageNamespaces.add(this.ns);
+    if (this.engine.mode() === 'fallback') this.core.outageNamespaces.add(this.ns);
   }
 
   /**

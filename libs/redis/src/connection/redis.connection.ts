@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
-import { FallbackEngine } from '../engine/fallback.engine.js';
+import { FallbackEngine, type FallbackEngineStats } from '../engine/fallback.engine.js';
 import { MemoryEngine } from '../engine/memory.engine.js';
 import { RedisEngine } from '../engine/redis.engine.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { RedisUnavailableError } from '../redis.errors.js';
 import { describeTarget, type ResolvedRedisOptions } from '../redis.options.js';
-import { closeClient } from './client-close.util.js';
+import { closeClient } from '../engine/redis.engine.js';
 import { createRedisClient } from './redis-client.factory.js';
 import { DEFAULT_REDIS_NAME } from './redis.tokens.js';
 
@@ -70,6 +70,24 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
     return this.current;
   }
 
+  /** The breaker's counters (outages, recoveries, journal), or `null` on the embedded store. */
+  breakerStats(): FallbackEngineStats | null {
+    return this.fallback?.stats() ?? null;
+  }
+
+  /**
+   * Times every command sent to Redis (outcome included). One observer at a time; commands are not
+   * timed at all while none is set. Returns a function that removes it.
+   */
+  observeCommands(observer: (durationMs: number, ok: boolean) => void): () => void {
+    const fallback = this.fallback;
+    if (!fallback) return () => undefined;
+    fallback.onCommand = observer;
+    return () => {
+      if (fallback.onCommand === observer) fallback.onCommand = undefined;
+    };
+  }
+
   /** Round-trip latency to Redis in milliseconds; rejects while Redis is unreachable. */
   async ping(): Promise<number> {
     if (!this.fallback) throw new RedisUnavailableError('no Redis is configured (embedded in-memory store)');
@@ -127,9 +145,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
     on('close', () => {
       if (!this.shutDown) fallback.connectionLost(this.lastError ?? 'connection closed');
     });
-    const onMode = (_mode: string, reason: string) => this.refreshStatus(reason);
-    fallback.on('mode', onMode);
-    this.detach.push(() => fallback.off('mode', onMode));
+    this.detach.push(fallback.onModeChange((_mode, reason) => this.refreshStatus(reason)));
   }
 
   private markReady(): void {
@@ -142,8 +158,9 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
   private refreshStatus(reason?: string): void {
     if (this.shutDown || !this.fallback) return;
     const why = this.lastError ?? reason ?? 'not answering';
-    if (this.fallback.mode() === 'memory') {
-      const next = this.options.fallback === 'memory' ? 'memory-fallback' : 'disconnected';
+    const mode = this.fallback.mode();
+    if (mode !== 'redis') {
+      const next = mode === 'fallback' ? 'memory-fallback' : 'disconnected';
       if (next !== this.current) {
         this.logger.warn(
           next === 'memory-fallback'

@@ -3,18 +3,22 @@ import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 import { DeadlineQueue } from './deadline.queue.js';
 import type { MemoryEngine } from './memory.engine.js';
 import type { RedisEngine } from './redis.engine.js';
-import type { ScriptDefinition } from './script.registry.js';
+import type { ScriptDefinition } from './script.types.js';
+import type { StoreEngine } from './store-engine.port.js';
 import type {
+  CallOptions,
   EngineMode,
   MessageHandler,
+  ModeListener,
   MsetEntry,
   PatternMessageHandler,
+  ReplayIncomplete,
+  ReplayIncompleteListener,
   SetOptions,
-  StoreEngine,
   Unsubscribe,
   WriteOptions,
   ZEntry,
-} from './store-engine.port.js';
+} from './store-engine.types.js';
 
 export interface FallbackEngineOptions {
   commandTimeoutMs: number;
@@ -45,7 +49,7 @@ export interface FallbackEngineStats {
  */
 export interface FallbackEngineEvents {
   mode: [mode: EngineMode, reason: string];
-  'replay-incomplete': [dropped: number];
+  'replay-incomplete': [report: ReplayIncomplete];
 }
 
 type Op<T> = (engine: StoreEngine) => Promise<T>;
@@ -100,7 +104,18 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   }
 
   mode(): EngineMode {
-    return this.open ? 'memory' : 'redis';
+    if (!this.open) return 'redis';
+    return this.memory ? 'fallback' : 'unavailable';
+  }
+
+  onModeChange(listener: ModeListener): () => void {
+    this.on('mode', listener);
+    return () => this.off('mode', listener);
+  }
+
+  onReplayIncomplete(listener: ReplayIncompleteListener): () => void {
+    this.on('replay-incomplete', listener);
+    return () => this.off('replay-incomplete', listener);
   }
 
   stats(): FallbackEngineStats {
@@ -121,14 +136,14 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
 
   // ---- the port -------------------------------------------------------------------------------
 
-  get(key: string) {
-    return this.exec((e) => e.get(key));
+  get(key: string, options?: CallOptions) {
+    return this.exec((e) => e.get(key), options);
   }
   set(key: string, value: string, options?: SetOptions) {
     return this.exec((e) => e.set(key, value, options), options);
   }
-  mget(keys: readonly string[]) {
-    return this.exec((e) => e.mget(keys));
+  mget(keys: readonly string[], options?: CallOptions) {
+    return this.exec((e) => e.mget(keys), options);
   }
   mset(entries: readonly MsetEntry[], options?: WriteOptions) {
     return this.exec((e) => e.mset(entries), options);
@@ -136,11 +151,11 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   del(keys: readonly string[], options?: WriteOptions) {
     return this.exec((e) => e.del(keys), options);
   }
-  exists(key: string) {
-    return this.exec((e) => e.exists(key));
+  exists(key: string, options?: CallOptions) {
+    return this.exec((e) => e.exists(key), options);
   }
-  pttl(key: string) {
-    return this.exec((e) => e.pttl(key));
+  pttl(key: string, options?: CallOptions) {
+    return this.exec((e) => e.pttl(key), options);
   }
   pexpire(key: string, ttlMs: number, options?: WriteOptions) {
     return this.exec((e) => e.pexpire(key, ttlMs), options);
@@ -148,14 +163,14 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   incrBy(key: string, by: number, options?: WriteOptions) {
     return this.exec((e) => e.incrBy(key, by), options);
   }
-  hget(key: string, field: string) {
-    return this.exec((e) => e.hget(key, field));
+  hget(key: string, field: string, options?: CallOptions) {
+    return this.exec((e) => e.hget(key, field), options);
   }
   hset(key: string, fields: Readonly<Record<string, string>>, options?: WriteOptions) {
     return this.exec((e) => e.hset(key, fields), options);
   }
-  hgetall(key: string) {
-    return this.exec((e) => e.hgetall(key));
+  hgetall(key: string, options?: CallOptions) {
+    return this.exec((e) => e.hgetall(key), options);
   }
   hdel(key: string, fields: readonly string[], options?: WriteOptions) {
     return this.exec((e) => e.hdel(key, fields), options);
@@ -166,11 +181,11 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   srem(key: string, members: readonly string[], options?: WriteOptions) {
     return this.exec((e) => e.srem(key, members), options);
   }
-  smembers(key: string) {
-    return this.exec((e) => e.smembers(key));
+  smembers(key: string, options?: CallOptions) {
+    return this.exec((e) => e.smembers(key), options);
   }
-  sismember(key: string, member: string) {
-    return this.exec((e) => e.sismember(key, member));
+  sismember(key: string, member: string, options?: CallOptions) {
+    return this.exec((e) => e.sismember(key, member), options);
   }
   zadd(key: string, entries: readonly ZEntry[], options?: WriteOptions) {
     return this.exec((e) => e.zadd(key, entries), options);
@@ -181,17 +196,17 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   zrem(key: string, members: readonly string[], options?: WriteOptions) {
     return this.exec((e) => e.zrem(key, members), options);
   }
-  zscore(key: string, member: string) {
-    return this.exec((e) => e.zscore(key, member));
+  zscore(key: string, member: string, options?: CallOptions) {
+    return this.exec((e) => e.zscore(key, member), options);
   }
-  zcard(key: string) {
-    return this.exec((e) => e.zcard(key));
+  zcard(key: string, options?: CallOptions) {
+    return this.exec((e) => e.zcard(key), options);
   }
-  zrange(key: string, start: number, stop: number, options?: { reverse?: boolean }) {
-    return this.exec((e) => e.zrange(key, start, stop, options));
+  zrange(key: string, start: number, stop: number, options?: { reverse?: boolean } & CallOptions) {
+    return this.exec((e) => e.zrange(key, start, stop, options), options);
   }
-  zrangeByScore(key: string, min: number, max: number, options?: { limit?: number }) {
-    return this.exec((e) => e.zrangeByScore(key, min, max, options));
+  zrangeByScore(key: string, min: number, max: number, options?: { limit?: number } & CallOptions) {
+    return this.exec((e) => e.zrangeByScore(key, min, max, options), options);
   }
   zremRangeByScore(key: string, min: number, max: number, options?: WriteOptions) {
     return this.exec((e) => e.zremRangeByScore(key, min, max), options);
@@ -199,11 +214,11 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   runScript(script: ScriptDefinition, keys: readonly string[], args: readonly (string | number)[], options?: WriteOptions) {
     return this.exec((e) => e.runScript(script, keys, args), options);
   }
-  time() {
-    return this.exec((e) => e.time());
+  time(options?: CallOptions) {
+    return this.exec((e) => e.time(), options);
   }
-  publish(channel: string, message: string) {
-    return this.exec((e) => e.publish(channel, message));
+  publish(channel: string, message: string, options?: CallOptions) {
+    return this.exec((e) => e.publish(channel, message), options);
   }
   clear() {
     return this.exec((e) => e.clear(), { replayOnRecovery: true });
@@ -233,7 +248,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     return this.deadline.race(this.primary.ping());
   }
 
-  async *scan(pattern: string, options?: { count?: number }): AsyncIterable<string[]> {
+  async *scan(pattern: string, options?: { count?: number } & CallOptions): AsyncIterable<string[]> {
     if (this.open) {
       yield* this.degradedScan(pattern, options);
       return;
@@ -308,6 +323,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
 
   private degraded<T>(op: Op<T>, options?: WriteOptions, cause?: unknown): Promise<T> {
     if (!this.memory) return Promise.reject(new RedisUnavailableError('Redis is unavailable and the fallback is disabled', { cause }));
+    if (options?.fallback === false) return Promise.reject(new RedisUnavailableError('Redis is unavailable (this call does not accept an answer from the fallback)', { cause }));
     if (options?.replayOnRecovery) {
       // Journaled before it runs, so a recovery finishing meanwhile cannot miss it; and a write
       // that must reach Redis opens the breaker even below the threshold, so the journal is replayed.
@@ -317,8 +333,9 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     return op(this.memory);
   }
 
-  private async *degradedScan(pattern: string, options?: { count?: number }, cause?: unknown): AsyncIterable<string[]> {
+  private async *degradedScan(pattern: string, options?: { count?: number } & CallOptions, cause?: unknown): AsyncIterable<string[]> {
     if (!this.memory) throw new RedisUnavailableError('Redis is unavailable and the fallback is disabled', { cause });
+    if (options?.fallback === false) throw new RedisUnavailableError('Redis is unavailable (this call does not accept an answer from the fallback)', { cause });
     yield* this.memory.scan(pattern, options);
   }
 
@@ -344,7 +361,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     this.open = true;
     this.counters.opened++;
     this.probeDelay = this.options.probeIntervalMs;
-    this.emit('mode', 'memory', reason);
+    this.emit('mode', this.mode(), reason);
     this.scheduleProbe(this.probeDelay);
   }
 
@@ -386,7 +403,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     // What memory held was either replayed or disposable; keeping it would serve it in the next outage.
     void this.memory?.clear();
     this.emit('mode', 'redis', 'Redis answered again');
-    if (dropped > 0) this.emit('replay-incomplete', dropped);
+    if (dropped > 0) this.emit('replay-incomplete', { dropped });
   }
 }
 

@@ -1,16 +1,16 @@
 import { globToRegExp } from './glob.util.js';
 import { MemoryStore, StoreTypeError, type MemoryStoreStats } from './memory.store.js';
-import type { ScriptDefinition, ScriptReply } from './script.registry.js';
+import type { ScriptDefinition, ScriptReply } from './script.types.js';
+import type { StoreEngine } from './store-engine.port.js';
 import type {
   EngineMode,
   MessageHandler,
   MsetEntry,
   PatternMessageHandler,
   SetOptions,
-  StoreEngine,
   Unsubscribe,
   ZEntry,
-} from './store-engine.port.js';
+} from './store-engine.types.js';
 
 export interface MemoryEngineOptions {
   maxEntries: number;
@@ -32,8 +32,17 @@ export class MemoryEngine implements StoreEngine {
     this.store = new MemoryStore(options.maxEntries, options.maxBytes);
   }
 
+  /** On its own this engine is the store of record; as a fallback, `FallbackEngine` speaks for it. */
   mode(): EngineMode {
-    return 'memory';
+    return 'embedded';
+  }
+
+  onModeChange(): () => void {
+    return () => undefined;
+  }
+
+  onReplayIncomplete(): () => void {
+    return () => undefined;
   }
 
   stats(): MemoryStoreStats {

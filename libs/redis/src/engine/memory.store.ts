@@ -1,5 +1,5 @@
 import { MemoryLimitError } from '../redis.errors.js';
-import type { ZEntry } from './store-engine.port.js';
+import type { ZEntry } from './store-engine.types.js';
 
 type Value =
   | { type: 'string'; data: string }

@@ -1,19 +1,18 @@
 import { performance } from 'node:perf_hooks';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
-import { disconnectAndWait } from '../connection/client-close.util.js';
 import { escapeGlob } from './glob.util.js';
-import type { ScriptDefinition, ScriptReply } from './script.registry.js';
+import type { ScriptDefinition, ScriptReply } from './script.types.js';
+import type { StoreEngine } from './store-engine.port.js';
 import type {
   EngineMode,
   MessageHandler,
   MsetEntry,
   PatternMessageHandler,
   SetOptions,
-  StoreEngine,
   Unsubscribe,
   ZEntry,
-} from './store-engine.port.js';
+} from './store-engine.types.js';
 
 export interface RedisEngineOptions {
   keyPrefix: string;
@@ -47,6 +46,15 @@ export class RedisEngine implements StoreEngine {
 
   mode(): EngineMode {
     return 'redis';
+  }
+
+  // The breaker in front of this engine owns mode changes and replay.
+  onModeChange(): () => void {
+    return () => undefined;
+  }
+
+  onReplayIncomplete(): () => void {
+    return () => undefined;
   }
 
   private k(key: string): string {
@@ -380,4 +388,36 @@ function toZEntries(reply: unknown): ZEntry[] {
   const out: ZEntry[] = [];
   for (let i = 0; i + 1 < list.length; i += 2) out.push({ member: String(list[i]), score: Number(list[i + 1]) });
   return out;
+}
+
+/**
+ * Disconnects and waits until ioredis says the connection has ended. A socket still connecting is
+ * only destroyed after `disconnectTimeout`, and that timer would otherwise outlive the app (and
+ * show up as an open handle in tests); waiting for 'end' keeps shutdown honest and complete.
+ */
+export function disconnectAndWait(client: Redis | Cluster, timeoutMs = 3_000): Promise<void> {
+  if (client.status === 'end') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    timer.unref();
+    function done() {
+      clearTimeout(timer);
+      client.off('end', done);
+      resolve();
+    }
+    client.once('end', done);
+    client.disconnect();
+    if (client.status === 'end') done();
+  });
+}
+
+/** QUIT when the server is answering (in-flight replies arrive), else a plain disconnect. */
+export async function closeClient(client: Redis | Cluster): Promise<void> {
+  if (client.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    // A Redis that stopped answering must not hold up shutdown.
+    await Promise.race([client.quit().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+    clearTimeout(timer);
+  }
+  await disconnectAndWait(client);
 }

@@ -3,7 +3,6 @@ import { ModuleRef } from '@nestjs/core';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { RedisConnection, type RedisStatus } from '../connection/redis.connection.js';
 import { DEFAULT_REDIS_NAME, getRedisConnectionToken } from '../connection/redis.tokens.js';
-import { FallbackEngine } from '../engine/fallback.engine.js';
 import { RedisConfigError } from '../redis.errors.js';
 import { getRedisMetricsToken, RedisMetrics, type CacheMetricEvent, type RateLimitOutcome, type RedisMetricsRecorder } from './redis-metrics.js';
 
@@ -33,7 +32,6 @@ const SOURCE_TIMEOUT_MS = 1_000;
 interface Watched {
   name: string;
   connection: RedisConnection;
-  fallback: FallbackEngine | null;
   metrics: RedisMetrics;
 }
 
@@ -93,7 +91,7 @@ export class RedisMetricsExporter implements OnModuleInit, OnModuleDestroy {
     if (!(connection instanceof RedisConnection) || !(metrics instanceof RedisMetrics)) {
       throw new RedisConfigError([`RedisMetricsModule: no Redis connection named "${name}" (import RedisModule.forRoot${name === DEFAULT_REDIS_NAME ? '' : `({ name: '${name}' })`} in the application)`]);
     }
-    return { name, connection, metrics, fallback: connection.engine instanceof FallbackEngine ? connection.engine : null };
+    return { name, connection, metrics };
   }
 
   private n(name: string): string {
@@ -108,14 +106,14 @@ export class RedisMetricsExporter implements OnModuleInit, OnModuleDestroy {
 
     new Gauge({
       name: this.n('engine_mode'),
-      help: 'Where commands are served: 1 for the current mode (redis or memory), 0 for the other.',
+      help: 'Where commands are served: 1 for the current mode (redis, or memory for the fallback and the embedded store), 0 for the other.',
       labelNames: ['connection', 'mode'],
       registers,
       collect() {
         for (const w of watched) {
           const mode = w.connection.engine.mode();
           this.set({ connection: w.name, mode: 'redis' }, mode === 'redis' ? 1 : 0);
-          this.set({ connection: w.name, mode: 'memory' }, mode === 'memory' ? 1 : 0);
+          this.set({ connection: w.name, mode: 'memory' }, mode === 'fallback' || mode === 'embedded' ? 1 : 0);
         }
       },
     });
@@ -134,7 +132,10 @@ export class RedisMetricsExporter implements OnModuleInit, OnModuleDestroy {
       labelNames: ['connection'],
       registers,
       collect() {
-        for (const w of watched) if (w.fallback) this.set({ connection: w.name }, w.fallback.stats().journalSize);
+        for (const w of watched) {
+          const stats = w.connection.breakerStats();
+          if (stats) this.set({ connection: w.name }, stats.journalSize);
+        }
       },
     });
 
@@ -153,20 +154,14 @@ export class RedisMetricsExporter implements OnModuleInit, OnModuleDestroy {
     });
     for (const w of watched) {
       for (const to of ['memory', 'redis'] as const) transitions.inc({ connection: w.name, to }, 0);
-      if (!w.fallback) continue;
-      const fallback = w.fallback;
+      const stats = w.connection.breakerStats();
+      if (!stats) continue;
       // Switches that happened before the exporter started (e.g. Redis down at boot) still count.
-      const { opened, recovered } = fallback.stats();
-      if (opened > 0) transitions.inc({ connection: w.name, to: 'memory' }, opened);
-      if (recovered > 0) transitions.inc({ connection: w.name, to: 'redis' }, recovered);
-      const onMode = (mode: 'redis' | 'memory') => transitions.inc({ connection: w.name, to: mode });
-      fallback.on('mode', onMode);
-      const hook = (ms: number, ok: boolean) => latency.observe({ connection: w.name, outcome: ok ? 'ok' : 'error' }, ms / 1_000);
-      fallback.onCommand = hook;
-      this.cleanups.push(() => {
-        fallback.off('mode', onMode);
-        if (fallback.onCommand === hook) fallback.onCommand = undefined;
-      });
+      if (stats.opened > 0) transitions.inc({ connection: w.name, to: 'memory' }, stats.opened);
+      if (stats.recovered > 0) transitions.inc({ connection: w.name, to: 'redis' }, stats.recovered);
+      const offMode = w.connection.engine.onModeChange((mode) => transitions.inc({ connection: w.name, to: mode === 'redis' ? 'redis' : 'memory' }));
+      const offTiming = w.connection.observeCommands((ms, ok) => latency.observe({ connection: w.name, outcome: ok ? 'ok' : 'error' }, ms / 1_000));
+      this.cleanups.push(offMode, offTiming);
     }
 
     const cacheCounters: Record<CacheMetricEvent, Counter<'namespace'>> = {

@@ -1,9 +1,10 @@
 import { HttpException, HttpStatus, Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { RedisConnection } from '../connection/redis.connection.js';
-import { MemoryStore } from '../engine/memory.store.js';
+import { createLocalEngine } from '../engine/local.engine.js';
+import type { StoreEngine } from '../engine/store-engine.port.js';
 import { RedisMetrics } from '../metrics/redis-metrics.js';
-import { MAX_POLICIES_PER_CALL, RATE_LIMIT_ALGORITHM_CODE, rateLimitCheckScript, rateLimitCheckTwin } from '../engine/scripts/rate-limit.scripts.js';
+import { MAX_POLICIES_PER_CALL, RATE_LIMIT_ALGORITHM_CODE, rateLimitCheckScript } from '../engine/scripts/rate-limit.scripts.js';
 import type { ScriptReply } from '../engine/script.registry.js';
 import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 import { BlockCache } from './rate-limit.block-cache.js';
@@ -67,17 +68,16 @@ const UNAVAILABLE_RETRY_MS = 1_000;
  *
  * All policies of a request that share a subject are decided by one script call (one EVALSHA),
  * charged only if all allow. Decisions come from Redis; while Redis cannot answer (breaker open,
- * or this very call failed or missed the deadline and the fallback engine answered from memory)
- * each policy follows its `whenUnavailable`. A Redis reply is told apart from a memory one by the
- * script's first element (1 from Lua, 0 from its twin), never by the engine's mode alone: the mode
- * only turns to memory once the breaker opens, after the first failed calls were already answered.
+ * or this very call failed or missed the deadline) each policy follows its `whenUnavailable`. The
+ * script call refuses an answer from the connection's fallback, so a reply is Redis's own (or the
+ * embedded store's, which is the store of record when no Redis is configured).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
   protected readonly settings: ResolvedRateLimitModuleOptions;
   private readonly blocked: BlockCache;
   /** The `'local'` limiter: same script twin, own bounded store, never cleared by recovery. */
-  private readonly local: MemoryStore;
+  private readonly local: StoreEngine;
   private readonly routes = new WeakMap<object, ScopedPolicy[] | null>();
   private readonly defaults: ScopedPolicy[];
 
@@ -89,7 +89,7 @@ export class RateLimitGuard implements CanActivate {
   ) {
     this.settings = options ?? resolveRateLimitModuleOptions(undefined);
     this.blocked = new BlockCache(this.settings.blockCacheSize);
-    this.local = new MemoryStore(this.settings.localMaxEntries, Number.MAX_SAFE_INTEGER);
+    this.local = createLocalEngine({ maxEntries: this.settings.localMaxEntries });
     this.defaults = this.settings.defaults.map((p, i) => ({ ...resolvePolicy(p, `rateLimit.defaults[${i}]`), scope: 'g' }));
   }
 
@@ -268,23 +268,21 @@ export class RateLimitGuard implements CanActivate {
       }
     }
     const engine = this.connection.engine;
-    // No Redis configured: the memory engine is the store of record, not a fallback.
-    const authoritativeMemory = this.connection.client === null;
-    if (!authoritativeMemory && engine.mode() === 'memory') return this.degraded(charges);
+    const mode = engine.mode();
+    if (mode === 'fallback' || mode === 'unavailable') return this.degraded(charges);
     let reply: ScriptReply;
     try {
-      reply = await engine.runScript(rateLimitCheckScript(charges.length), keysOf(charges), argsOf(charges));
+      reply = await engine.runScript(rateLimitCheckScript(charges.length), keysOf(charges), argsOf(charges), { fallback: false });
     } catch (error) {
       if (error instanceof RedisUnavailableError || error instanceof RedisTimeoutError) return this.degraded(charges);
       throw error;
     }
-    const r = reply as number[];
-    if (r[0] !== 1 && !authoritativeMemory) return this.degraded(charges);
-    return { source: authoritativeMemory ? 'memory' : 'redis', outcomes: this.readReply(charges, r) };
+    // No Redis configured: the embedded store is the store of record, not a fallback.
+    return { source: mode === 'embedded' ? 'memory' : 'redis', outcomes: this.readReply(charges, reply as number[]) };
   }
 
   /** Redis could not decide: each policy follows its `whenUnavailable`. */
-  private degraded(charges: Charge[]): GroupResult {
+  private async degraded(charges: Charge[]): Promise<GroupResult> {
     const closed = charges.find((c) => c.policy.whenUnavailable === 'closed');
     if (closed) {
       // Refused before the local limiter runs, so a refused request charges nothing there either.
@@ -297,7 +295,7 @@ export class RateLimitGuard implements CanActivate {
     const local = charges.filter((c) => c.policy.whenUnavailable === 'local');
     const outcomes = charges.map((c) => outcome(c.policy, false, true, 0, 0, 0));
     if (local.length > 0) {
-      const reply = rateLimitCheckTwin(this.local, keysOf(local), argsOf(local).map(String), Date.now()) as number[];
+      const reply = (await this.local.runScript(rateLimitCheckScript(local.length), keysOf(local), argsOf(local))) as number[];
       const decided = this.readReply(local, reply);
       local.forEach((c, i) => (outcomes[charges.indexOf(c)] = decided[i]!));
     }

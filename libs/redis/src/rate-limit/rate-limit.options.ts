@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { RedisKitError } from '../redis.errors.js';
-import { toMs, type Duration } from '../redis.options.js';
+import { toMs, type Duration } from '../duration.js';
 import { MAX_POLICIES_PER_CALL } from '../engine/scripts/rate-limit.scripts.js';
 
 export type RateLimitAlgorithm = 'sliding-window' | 'fixed-window' | 'token-bucket';

@@ -1,5 +1,3 @@
-import { FallbackEngine } from '../engine/fallback.engine.js';
-import { MemoryEngine } from '../engine/memory.engine.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 
@@ -20,15 +18,11 @@ export class SessionEngine {
     return this.resolved;
   }
 
-  /** Redis is unreachable and the in-process fallback is answering (the embedded store is not an outage). */
+  /** Redis is unreachable (the embedded store is not an outage). */
   outage(): boolean {
-    const engine = this.engine;
-    return engine.mode() === 'memory' && !(engine instanceof MemoryEngine);
+    const mode = this.engine.mode();
+    return mode === 'fallback' || mode === 'unavailable';
   }
-}
-
-export function lastCommandFailed(engine: StoreEngine): boolean {
-  return engine instanceof FallbackEngine && engine.stats().consecutiveFailures > 0;
 }
 
 export function isUnavailable(error: unknown): boolean {

@@ -11,7 +11,7 @@ import {
   SESSION_TOUCH,
 } from '../engine/scripts/session.scripts.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
-import { toMs, type Duration } from '../redis.options.js';
+import { toMs, type Duration } from '../duration.js';
 import { isUnavailable, SessionEngine, type EngineSource } from './session.engine.js';
 import { SessionInputError } from './session.errors.js';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './session.options.js';

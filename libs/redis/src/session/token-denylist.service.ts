@@ -3,7 +3,7 @@ import { DENYLIST_ADD } from '../engine/scripts/session.scripts.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { DenylistInputError } from './session.errors.js';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './session.options.js';
-import { isUnavailable, lastCommandFailed, SessionEngine, type EngineSource } from './session.engine.js';
+import { isUnavailable, SessionEngine, type EngineSource } from './session.engine.js';
 
 export interface DenyInput {
   /** The JWT `jti` claim. */
@@ -68,17 +68,14 @@ export class TokenDenylist {
     const key = this.keyOf(input);
     const closed = this.options.denylistWhenUnavailable === 'closed';
     if (this.store.outage() && closed) return this.unavailable(true);
-    let found: boolean;
     try {
-      found = await this.engine.exists(key);
+      // Closed: "not found" from one process's memory says nothing about what Redis holds, so this
+      // call may not be answered from the fallback. Open: an entry kept locally still counts.
+      return await this.engine.exists(key, { fallback: !closed });
     } catch (error) {
       if (!isUnavailable(error)) throw error;
       return this.unavailable(closed);
     }
-    if (found) return true;
-    // "Not found" from the in-process store says nothing about what Redis holds.
-    if (closed && (this.store.outage() || lastCommandFailed(this.engine))) return this.unavailable(true);
-    return false;
   }
 
   stats() {

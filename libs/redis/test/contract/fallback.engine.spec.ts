@@ -29,7 +29,7 @@ runStoreEngineContract('fallback, Redis down', async () => {
   return {
     engine: connection.engine,
     close: async () => {
-      expect(connection.engine.mode()).toBe('memory');
+      expect(connection.engine.mode()).toBe('fallback');
       await connection.onApplicationShutdown();
     },
   };
