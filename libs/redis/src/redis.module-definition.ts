@@ -1,5 +1,8 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { REDIS_MODULE_OPTIONS } from './connection/redis.tokens.js';
 import type { RedisModuleOptions } from './redis.options.js';
+
+export { REDIS_MODULE_OPTIONS };
 
 export interface RedisModuleExtras {
   /** Register the module's providers globally. */
@@ -10,10 +13,9 @@ export interface RedisModuleExtras {
 
 export const {
   ConfigurableModuleClass: ConfigurableRedisModule,
-  MODULE_OPTIONS_TOKEN: REDIS_MODULE_OPTIONS,
   OPTIONS_TYPE: REDIS_OPTIONS_TYPE,
   ASYNC_OPTIONS_TYPE: REDIS_ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<RedisModuleOptions>({ moduleName: 'Redis' })
+} = new ConfigurableModuleBuilder<RedisModuleOptions>({ moduleName: 'Redis', optionsInjectionToken: REDIS_MODULE_OPTIONS })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createRedisOptions')
   .setExtras<RedisModuleExtras>({ isGlobal: false, name: undefined }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { ResolvedRedisOptions, RedisTarget } from '../redis.options.js';
+import type { ResolvedRedisOptions, RedisTarget } from './connection.options.js';
 
 /**
  * Builds the ioredis client for a target. Every choice here serves the outage model:

@@ -6,7 +6,7 @@ import { MemoryEngine } from '../engine/memory.engine.js';
 import { RedisEngine } from '../engine/redis.engine.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { RedisUnavailableError } from '../redis.errors.js';
-import { describeTarget, type ResolvedRedisOptions } from '../redis.options.js';
+import { describeTarget, type ResolvedRedisOptions } from './connection.options.js';
 import { closeClient } from '../engine/redis.engine.js';
 import { createRedisClient } from './redis-client.factory.js';
 import { DEFAULT_REDIS_NAME } from './redis.tokens.js';

@@ -5,6 +5,9 @@ export const DEFAULT_REDIS_NAME = 'default';
 
 const tokenFor = (what: string, name?: string) => `REDIS:${what}:${name ?? DEFAULT_REDIS_NAME}`;
 
+/** Injection token of the options given to `RedisModule.forRoot` / `forRootAsync` (per module). */
+export const REDIS_MODULE_OPTIONS = 'REDIS:MODULE_OPTIONS';
+
 /** Injection token of the ioredis client (`Redis | Cluster`) of a connection. */
 export const getRedisToken = (name?: string): string => tokenFor('CLIENT', name);
 /** Injection token of the `RedisConnection` of a connection. */

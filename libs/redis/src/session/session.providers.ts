@@ -1,19 +1,23 @@
 import type { Provider } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { getStoreEngineToken } from '../connection/redis.tokens.js';
+import { getStoreEngineToken, REDIS_MODULE_OPTIONS } from '../connection/redis.tokens.js';
 import { getRedisMetricsToken, type RedisMetrics } from '../metrics/redis-metrics.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
-import { REDIS_MODULE_OPTIONS } from '../redis.module-definition.js';
 import { RedisConfigError } from '../redis.errors.js';
-import type { RedisModuleOptions } from '../redis.options.js';
+import type { SessionOptions } from './session.options.js';
 import { SessionService } from './session.service.js';
 import { TokenDenylist } from './token-denylist.service.js';
+
+/** The part of the module's options the session providers read. */
+interface SessionSection {
+  session?: SessionOptions;
+}
 
 /**
  * The engine is looked up when first needed (at the latest in onModuleInit), not injected: with
  * `forRootAsync` the connection named in `session.connection` is only known once options resolve.
  */
-function engineSource(options: RedisModuleOptions, moduleRef: ModuleRef, defaultName: string): () => StoreEngine {
+function engineSource(options: SessionSection, moduleRef: ModuleRef, defaultName: string): () => StoreEngine {
   return () => {
     const name = options?.session?.connection ?? defaultName;
     try {
@@ -31,7 +35,7 @@ export function sessionProviders(name: string): Provider[] {
   return [
     {
       provide: SessionService,
-      useFactory: (options: RedisModuleOptions, moduleRef: ModuleRef, metrics: RedisMetrics) => {
+      useFactory: (options: SessionSection, moduleRef: ModuleRef, metrics: RedisMetrics) => {
         const service = new SessionService(engineSource(options, moduleRef, name), options?.session);
         // Read at scrape time (the exporter bounds it): active sessions are a fact of the store.
         metrics.observeActiveSessions(async () => (await service.stats({ top: 0 })).activeSessions);
@@ -42,7 +46,7 @@ export function sessionProviders(name: string): Provider[] {
     },
     {
       provide: TokenDenylist,
-      useFactory: (options: RedisModuleOptions, moduleRef: ModuleRef) => new TokenDenylist(engineSource(options, moduleRef, name), options?.session),
+      useFactory: (options: SessionSection, moduleRef: ModuleRef) => new TokenDenylist(engineSource(options, moduleRef, name), options?.session),
       inject: [REDIS_MODULE_OPTIONS, ModuleRef],
     },
   ];
