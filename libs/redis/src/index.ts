@@ -1,15 +1,19 @@
-// The public API. Everything else under src/ is internal and may change without notice.
+// The public API, grouped by capability. Everything else under src/ is internal and may change
+// without notice; health and metrics have their own entry points (optional peers).
+
+// ---- Module, options, connection ------------------------------------------------------------
 export { RedisModule } from './redis.module.js';
 export type { RedisModuleExtras } from './redis.module-definition.js';
+export type { RedisModuleOptions } from './redis.options.js';
 export {
   REDIS_DEFAULTS,
   type BreakerOptions,
   type MemoryStoreOptions,
   type RedisClusterOptions,
-  type RedisModuleOptions,
+  type RedisConnectionOptions,
   type RedisNodeAddress,
   type RedisSentinelOptions,
-} from './redis.options.js';
+} from './connection/connection.options.js';
 export { toMs, type Duration } from './duration.js';
 export { redisOptionsFromEnv, REDIS_ENV_VARIABLES } from './config/redis-env.loader.js';
 export { RedisConnection, type RedisStatus, type RedisConnectionEvents } from './connection/redis.connection.js';
@@ -22,18 +26,46 @@ export {
   InjectRedisConnection,
   InjectStoreEngine,
 } from './connection/redis.tokens.js';
+export {
+  RedisKitError,
+  RedisConfigError,
+  RedisUnavailableError,
+  RedisTimeoutError,
+  MemoryLimitError,
+} from './redis.errors.js';
+
+// ---- The store port ---------------------------------------------------------------------------
+export type { StoreEngine } from './engine/store-engine.port.js';
 export type {
+  CallOptions,
   EngineMode,
   MessageHandler,
+  ModeListener,
   MsetEntry,
   PatternMessageHandler,
+  ReplayIncomplete,
+  ReplayIncompleteListener,
   SetOptions,
-  StoreEngine,
   Unsubscribe,
   WriteOptions,
   ZEntry,
-} from './engine/store-engine.port.js';
+} from './engine/store-engine.types.js';
 export { escapeGlob } from './engine/glob.util.js';
+
+// ---- Cache ------------------------------------------------------------------------------------
+export {
+  CacheService,
+  type CacheGetOrSetOptions,
+  type CacheMsetEntry,
+  type CacheOutcome,
+  type CacheSetOptions,
+  type CacheStats,
+} from './cache/cache.service.js';
+export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache.options.js';
+export { CacheInputError, CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError } from './cache/cache.errors.js';
+export { Cacheable, CacheableInterceptor, type CacheableOptions, type CacheVary, type HttpRequestLike } from './cache/cache.interceptor.js';
+
+// ---- Sessions and the deny-list ---------------------------------------------------------------
 export {
   SessionService,
   type CreateSessionInput,
@@ -48,23 +80,10 @@ export {
 export { TokenDenylist, type DenyInput } from './session/token-denylist.service.js';
 export { SESSION_DEFAULTS, type SessionOptions } from './session/session.options.js';
 export { SessionInputError, DenylistInputError } from './session/session.errors.js';
-export { PubSubService, type PubSubHandler, type PubSubPatternHandler } from './pubsub/pubsub.service.js';
-export { PubSubChannelError, PubSubHandlerError, PubSubMessageError } from './pubsub/pubsub.errors.js';
-export {
-  getRedisMetricsToken,
-  RedisMetrics,
-  type ActiveSessionsSource,
-  type CacheMetricEvent,
-  type RateLimitOutcome,
-} from './metrics/redis-metrics.js';
-export {
-  RedisKitError,
-  RedisConfigError,
-  RedisUnavailableError,
-  RedisTimeoutError,
-  MemoryLimitError,
-} from './redis.errors.js';
+
+// ---- Rate limiting ----------------------------------------------------------------------------
 export { RateLimit, SkipRateLimit } from './rate-limit/rate-limit.decorator.js';
+// RATE_LIMIT_OPTIONS: for a RateLimitGuard subclass with a constructor of its own.
 export { RateLimitGuard, RATE_LIMIT_OPTIONS, type RateLimitDecision, type ScopedPolicy, type DecisionSource } from './rate-limit/rate-limit.guard.js';
 export type { PolicyOutcome } from './rate-limit/rate-limit.headers.js';
 export {
@@ -75,14 +94,11 @@ export {
   type RateLimitBy,
   type WhenUnavailable,
 } from './rate-limit/rate-limit.options.js';
-export {
-  CacheService,
-  type CacheGetOrSetOptions,
-  type CacheMsetEntry,
-  type CacheOutcome,
-  type CacheSetOptions,
-  type CacheStats,
-} from './cache/cache.service.js';
-export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache.options.js';
-export { CacheInputError, CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError } from './cache/cache.errors.js';
-export { Cacheable, CacheableInterceptor, CACHEABLE_OPTIONS, type CacheableOptions, type CacheVary, type HttpRequestLike } from './cache/cache.interceptor.js';
+
+// ---- Pub/sub ----------------------------------------------------------------------------------
+export { PubSubService, type PubSubHandler, type PubSubPatternHandler } from './pubsub/pubsub.service.js';
+export { PubSubChannelError, PubSubHandlerError, PubSubMessageError } from './pubsub/pubsub.errors.js';
+
+// ---- Metrics sink (the exporter is in `nestjs-redis-kit/metrics`) ------------------------------
+// Injected into RateLimitGuard: a subclass with its own constructor passes it on.
+export { RedisMetrics, type ActiveSessionsSource, type CacheMetricEvent, type RateLimitOutcome } from './metrics/redis-metrics.js';
