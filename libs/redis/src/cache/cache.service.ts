@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { RedisConnection } from '../connection/redis.connection.js';
 import { FallbackEngine } from '../engine/fallback.engine.js';
-import { escapeGlob } from '../engine/glob.util.js';
 import { LOCK_EXTEND, LOCK_RELEASE } from '../engine/scripts/engine.scripts.js';
 import { CACHE_LOCK_FAIL } from '../engine/scripts/cache.scripts.js';
 import type { StoreEngine, Unsubscribe } from '../engine/store-engine.port.js';
@@ -10,6 +9,7 @@ import type { RedisMetrics } from '../metrics/redis-metrics.js';
 import { toMs, type Duration } from '../redis.options.js';
 import { CorruptEntryError, decodeEnvelope, encodeEnvelope, type Envelope } from './cache.envelope.js';
 import { CacheInputError, CacheRemoteLoadError } from './cache.errors.js';
+import { clearNamespace, compileUserGlob, unlinkMatching } from './cache.glob.js';
 import { checkKey, checkName, encodeSegment, lockKey, tagKey, valueKey } from './cache.keys.js';
 import { L1Cache } from './cache.l1.js';
 import { resolveCacheOptions, type CacheOptions, type ResolvedCacheOptions } from './cache.options.js';
@@ -91,7 +91,6 @@ const UNDELIVERED_LIMIT = 1_000;
 const ERROR_WINDOW_MS = 250;
 const WAIT_FIRST_MS = 5;
 const WAIT_MAX_MS = 100;
-const SCAN_COUNT = 500;
 
 /**
  * State shared by a cache and all its namespaces: one engine, one L1, one single-flight map, one
@@ -249,8 +248,8 @@ class CacheCore {
     this.replaying = (async () => {
       for (const p of [...this.pendingPatterns]) {
         try {
-          if (p.whole) await clearNamespace(this, p.ns);
-          else await unlinkMatching(this, p.ns, p.glob, p.test);
+          if (p.whole) await clearNamespace(this.engine, p.ns);
+          else await unlinkMatching(this.engine, p.ns, p.glob, p.test);
           this.pendingPatterns.splice(this.pendingPatterns.indexOf(p), 1);
         } catch (error) {
           // Redis went away again: the next recovery retries what is left.
@@ -268,30 +267,12 @@ class CacheCore {
     this.logger.warn(`Redis returned but invalidations made during the outage were lost (journal full): clearing ${namespaces.length} cache namespace(s)`);
     for (const ns of namespaces) {
       try {
-        await clearNamespace(this, ns);
+        await clearNamespace(this.engine, ns);
       } catch {
         this.pendingPatterns.push({ ns, glob: '*', whole: true });
       }
     }
   }
-}
-
-/** UNLINKs the namespace's keys matching `glob` (over encoded keys) in SCAN batches. */
-async function unlinkMatching(core: CacheCore, ns: string, glob: string, test?: (key: string) => boolean, prefix = 'cache'): Promise<number> {
-  const base = `${prefix}:${ns}:`;
-  let removed = 0;
-  for await (const batch of core.engine.scan(escapeGlob(base) + glob, { count: SCAN_COUNT })) {
-    const keys = test ? batch.filter((k) => test(k.slice(base.length))) : batch;
-    if (keys.length > 0) removed += await core.engine.del(keys, { replayOnRecovery: true });
-  }
-  return removed;
-}
-
-async function clearNamespace(core: CacheCore, ns: string): Promise<number> {
-  const removed = await unlinkMatching(core, ns, '*');
-  // Dropping the tag versions invalidates any entry still carrying them (none should remain).
-  await unlinkMatching(core, ns, '*', undefined, 'cachetag');
-  return removed;
 }
 
 const newToken = (): string => randomBytes(9).toString('base64url');
@@ -465,7 +446,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.noteOutage();
     this.core.evict({ n: this.ns, a: 1 });
     if (this.engine.mode() === 'memory' && this.engine instanceof FallbackEngine) this.core.pendingPatterns.push({ ns: this.ns, glob: scanGlob, test });
-    const removed = await unlinkMatching(this.core, this.ns, scanGlob, test);
+    const removed = await unlinkMatching(this.engine, this.ns, scanGlob, test);
     await this.core.publish({ n: this.ns, a: 1 });
     return removed;
   }
@@ -475,7 +456,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.noteOutage();
     this.core.evict({ n: this.ns, a: 1 });
     if (this.engine.mode() === 'memory' && this.engine instanceof FallbackEngine) this.core.pendingPatterns.push({ ns: this.ns, glob: '*', whole: true });
-    await clearNamespace(this.core, this.ns);
+    await clearNamespace(this.engine, this.ns);
     await this.core.publish({ n: this.ns, a: 1 });
   }
 
@@ -733,43 +714,6 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 function tagsMatch(entry: Envelope, current: Map<string, string>): boolean {
   for (const [t, v] of entry.tags) if (current.get(t) !== v) return false;
   return true;
-}
-
-/**
- * A user glob over decoded keys becomes a SCAN pattern over encoded keys (literal runs encoded and
- * escaped, every wildcard widened to `*`) plus an exact test on the decoded key: encoding turns one
- * character into up to 12, so `?` cannot be expressed in the encoded pattern.
- */
-function compileUserGlob(glob: string): { scanGlob: string; test: (encodedKey: string) => boolean } {
-  let scan = '';
-  let regex = '^';
-  let literal = '';
-  const flush = () => {
-    scan += escapeGlob(encodeSegment(literal));
-    regex += literal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    literal = '';
-  };
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i]!;
-    if (ch === '\\' && i + 1 < glob.length) literal += glob[++i]!;
-    else if (ch === '*' || ch === '?') {
-      flush();
-      if (!scan.endsWith('*')) scan += '*';
-      regex += ch === '*' ? '[\\s\\S]*' : '[\\s\\S]';
-    } else literal += ch;
-  }
-  flush();
-  const re = new RegExp(`${regex}$`);
-  return {
-    scanGlob: scan,
-    test: (encoded) => {
-      try {
-        return re.test(decodeURIComponent(encoded));
-      } catch {
-        return false;
-      }
-    },
-  };
 }
 
 function sleep(ms: number): Promise<void> {
