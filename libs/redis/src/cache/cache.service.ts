@@ -10,8 +10,9 @@ import { toMs, type Duration } from '../redis.options.js';
 import { CorruptEntryError, decodeEnvelope, encodeEnvelope, type Envelope } from './cache.envelope.js';
 import { CacheInputError, CacheRemoteLoadError } from './cache.errors.js';
 import { clearNamespace, compileUserGlob, unlinkMatching } from './cache.glob.js';
-import { checkKey, checkName, encodeSegment, lockKey, tagKey, valueKey } from './cache.keys.js';
+import { checkKey, checkName, encodeSegment, lockKey, newToken, valueKey } from './cache.keys.js';
 import { L1Cache } from './cache.l1.js';
+import { CacheTags, checkTags, tagsMatch } from './cache.tags.js';
 import { resolveCacheOptions, type CacheOptions, type ResolvedCacheOptions } from './cache.options.js';
 import type { CacheGetOrSetOptions, CacheMsetEntry, CacheOutcome, CacheSetOptions, CacheStats } from './cache.types.js';
 
@@ -235,13 +236,9 @@ class CacheCore {
   }
 }
 
-const newToken = (): string => randomBytes(9).toString('base64url');
-
 /**
  * Cache-aside over the connection's engine (Redis behind a breaker, or memory). Key layout in
- * cache.keys.ts, value format in cache.envelope.ts. Tags are clock-free: random version tokens read
- * with one MGET (slot-grouped on Cluster) and compared with those recorded at write time, so no
- * script spans keys of different slots. Outage: invalidations are journaled by the fallback engine
+ * cache.keys.ts, value format in cache.envelope.ts, tag versions in cache.tags.ts. Outage: invalidations are journaled by the fallback engine
  * and replayed on recovery; pattern invalidations and clears are re-run on Redis when it returns
  * (this instance's reads wait for that) and L1 evictions are re-published; if the journal
  * overflowed, every namespace that invalidated during the outage is cleared. While Redis is away
@@ -250,6 +247,7 @@ const newToken = (): string => randomBytes(9).toString('base64url');
 export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly engine: StoreEngine;
   private readonly label: string;
+  private readonly tags: CacheTags;
 
   /** Use `CacheService.create` (or inject it from `RedisModule`); namespaces come from `namespace()`. */
   protected constructor(
@@ -260,6 +258,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.engine = core.engine;
     this.label = label;
+    this.tags = new CacheTags(core.engine, ns);
   }
 
   /**
@@ -322,7 +321,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const decoded = await Promise.all(raws.map((raw, i) => (raw === null ? null : this.decode(full[i]!, raw))));
     const tagSet = new Set<string>();
     for (const e of decoded) for (const [t] of e?.tags ?? []) tagSet.add(t);
-    const current = tagSet.size > 0 ? await this.currentVersions([...tagSet]) : undefined;
+    const current = tagSet.size > 0 ? await this.tags.currentVersions([...tagSet]) : undefined;
     const now = Date.now();
     return decoded.map((e, i) => {
       if (!e || (e.expiresAt !== 0 && now >= e.expiresAt) || (current && !tagsMatch(e, current))) {
@@ -339,8 +338,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   async set(key: string, value: unknown, options: CacheSetOptions = {}): Promise<void> {
     const full = this.fullKey(key);
-    const tags = this.checkTags(options.tags);
-    const versions = tags.length > 0 ? await this.readTagVersions(tags) : [];
+    const tags = checkTags(options.tags);
+    const versions = tags.length > 0 ? await this.tags.writeVersions(tags) : [];
     await this.write(full, value, this.ttlOf(options.ttl), 0, versions);
   }
 
@@ -348,14 +347,14 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   async mset(entries: readonly CacheMsetEntry[]): Promise<void> {
     if (!Array.isArray(entries)) throw new CacheInputError('mset takes an array of { key, value, ttl?, tags? }');
     const tagSet = new Set<string>();
-    for (const e of entries) for (const t of this.checkTags(e.tags)) tagSet.add(t);
-    const versions = new Map(tagSet.size > 0 ? await this.readTagVersions([...tagSet]) : []);
+    for (const e of entries) for (const t of checkTags(e.tags)) tagSet.add(t);
+    const versions = new Map(tagSet.size > 0 ? await this.tags.writeVersions([...tagSet]) : []);
     const now = Date.now();
     const prepared = await Promise.all(
       entries.map(async (e) => {
         const key = this.fullKey(e.key);
         const ttlMs = this.ttlOf(e.ttl);
-        const tags = this.checkTags(e.tags).map((t) => {
+        const tags = checkTags(e.tags).map((t) => {
           const enc = encodeSegment(t);
           return [enc, versions.get(enc)!] as [string, string];
         });
@@ -385,14 +384,11 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
    * loaded under.
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
-    const list = this.checkTags(tags);
+    const list = checkTags(tags);
     if (list.length === 0) return;
     this.noteOutage();
     this.core.evict({ n: this.ns, t: list.map(encodeSegment) });
-    await this.engine.mset(
-      list.map((t) => ({ key: tagKey(this.ns, t), value: newToken() })),
-      { replayOnRecovery: true },
-    );
+    await this.tags.bump(list);
     await this.core.publish({ n: this.ns, t: list.map(encodeSegment) });
   }
 
@@ -438,7 +434,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const full = this.fullKey(key);
     const ttlMs = this.ttlOf(options.ttl);
     const graceMs = options.grace === undefined ? this.core.options.graceMs : toMs(options.grace, 'getOrSet grace');
-    const tags = this.checkTags(options.tags);
+    const tags = checkTags(options.tags);
     // Concurrent calls share one flight from the first read on: a cold burst costs one GET, and a
     // call cannot slip in between a failed load and its error reaching the others.
     let flight = this.core.inflight.get(full);
@@ -487,12 +483,6 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     return valueKey(this.ns, encodeSegment(checkKey(key)));
   }
 
-  private checkTags(tags: readonly string[] | undefined): string[] {
-    if (tags === undefined) return [];
-    if (!Array.isArray(tags)) throw new CacheInputError('tags must be an array of non-empty strings');
-    return [...new Set(tags.map((t) => checkName(t, 'tag')))];
-  }
-
   private ttlOf(ttl: Duration | undefined): number {
     const base = ttl === undefined ? this.core.options.ttlMs : toMs(ttl, 'ttl');
     const j = this.core.options.jitter;
@@ -525,7 +515,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const entry = decoded !== null && 'then' in decoded ? await decoded : decoded;
     if (!entry) return null;
     if (entry.tags.length > 0) {
-      const current = await this.currentVersions(entry.tags.map(([t]) => t));
+      const current = await this.tags.currentVersions(entry.tags.map(([t]) => t));
       if (!tagsMatch(entry, current)) return null;
     }
     const now = Date.now();
@@ -558,33 +548,6 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     // Only delete what we read: a fresh value written meanwhile must survive.
     await this.engine.del([full]).catch(() => undefined);
     return null;
-  }
-
-  /** Current versions of encoded tags; a missing version key reads as '' (matches no entry). */
-  private async currentVersions(encodedTags: readonly string[]): Promise<Map<string, string>> {
-    const values = await this.engine.mget(encodedTags.map((t) => `cachetag:${this.ns}:${t}`));
-    return new Map(encodedTags.map((t, i) => [t, values[i] ?? '']));
-  }
-
-  /**
-   * The versions a value about to be loaded is recorded under, read BEFORE loading: if a tag is
-   * invalidated while the loader runs, the value is written with the old version and never read.
-   * A tag without a version key gets a random one (SET NX), so a version key lost to eviction or
-   * `clear()` invalidates its values rather than resurrecting them.
-   */
-  private async readTagVersions(tags: readonly string[]): Promise<Array<[string, string]>> {
-    const keys = tags.map((t) => tagKey(this.ns, t));
-    const values = await this.engine.mget(keys);
-    return Promise.all(
-      tags.map(async (t, i) => {
-        let version = values[i];
-        if (version === null || version === undefined) {
-          const fresh = newToken();
-          version = (await this.engine.set(keys[i]!, fresh, { nx: true })) ? fresh : ((await this.engine.get(keys[i]!)) ?? fresh);
-        }
-        return [encodeSegment(t), version] as [string, string];
-      }),
-    );
   }
 
   private async write(full: string, value: unknown, ttlMs: number, graceMs: number, tags: ReadonlyArray<readonly [string, string]>): Promise<void> {
@@ -649,7 +612,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
         const found = await this.read(full, false);
         if (found) return { value: found.value, outcome: 'MISS' };
       }
-      const versions = tags.length > 0 ? await this.readTagVersions(tags) : [];
+      const versions = tags.length > 0 ? await this.tags.writeVersions(tags) : [];
       c.loads++;
       this.core.metrics?.cacheLoad(this.label);
       let value: unknown;
@@ -669,11 +632,6 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       if (!failed) await this.engine.runScript(LOCK_RELEASE, [lock], [token]).catch(() => undefined);
     }
   }
-}
-
-function tagsMatch(entry: Envelope, current: Map<string, string>): boolean {
-  for (const [t, v] of entry.tags) if (current.get(t) !== v) return false;
-  return true;
 }
 
 function sleep(ms: number): Promise<void> {
