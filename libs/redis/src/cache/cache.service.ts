@@ -64,7 +64,6 @@ class CacheCore {
   /** Background (stale-while-revalidate) refreshes in flight, one per key. */
   readonly refreshes = new Map<string, Promise<unknown>>();
   readonly counters = new Map<string, Counters>();
-  readonly namespaces = new Map<string, CacheService>();
   readonly logger = new Logger('Cache');
   /** Pattern invalidations made while Redis was away: SCAN only saw memory, so they run again on recovery. */
   readonly pendingPatterns: PendingPattern[] = [];
@@ -248,6 +247,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly engine: StoreEngine;
   private readonly label: string;
   private readonly tags: CacheTags;
+  /** Each path has one parent, so caching children here gives one instance per namespace path. */
+  private readonly children = new Map<string, CacheService>();
 
   /** Use `CacheService.create` (or inject it from `RedisModule`); namespaces come from `namespace()`. */
   protected constructor(
@@ -284,10 +285,10 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   namespace(name: string): CacheService {
     checkName(name, 'namespace name');
     const ns = this.ns === '' ? encodeSegment(name) : `${this.ns}/${encodeSegment(name)}`;
-    let scoped = this.core.namespaces.get(ns);
+    let scoped = this.children.get(ns);
     if (!scoped) {
       scoped = new CacheService(this.core, ns, this.ns === '' ? name : `${this.label}/${name}`);
-      this.core.namespaces.set(ns, scoped);
+      this.children.set(ns, scoped);
     }
     return scoped;
   }
