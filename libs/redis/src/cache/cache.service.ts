@@ -1,239 +1,29 @@
-import { randomBytes } from 'node:crypto';
-import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { RedisConnection } from '../connection/redis.connection.js';
 import { FallbackEngine } from '../engine/fallback.engine.js';
 import { LOCK_EXTEND, LOCK_RELEASE } from '../engine/scripts/engine.scripts.js';
 import { CACHE_LOCK_FAIL } from '../engine/scripts/cache.scripts.js';
-import type { StoreEngine, Unsubscribe } from '../engine/store-engine.port.js';
+import type { StoreEngine } from '../engine/store-engine.port.js';
 import type { RedisMetrics } from '../metrics/redis-metrics.js';
 import { toMs, type Duration } from '../redis.options.js';
+import { CacheCore } from './cache.core.js';
 import { CorruptEntryError, decodeEnvelope, encodeEnvelope, type Envelope } from './cache.envelope.js';
 import { CacheInputError, CacheRemoteLoadError } from './cache.errors.js';
 import { clearNamespace, compileUserGlob, unlinkMatching } from './cache.glob.js';
 import { checkKey, checkName, encodeSegment, lockKey, newToken, valueKey } from './cache.keys.js';
-import { L1Cache } from './cache.l1.js';
+import { resolveCacheOptions, type CacheOptions } from './cache.options.js';
 import { CacheTags, checkTags, tagsMatch } from './cache.tags.js';
-import { resolveCacheOptions, type CacheOptions, type ResolvedCacheOptions } from './cache.options.js';
 import type { CacheGetOrSetOptions, CacheMsetEntry, CacheOutcome, CacheSetOptions, CacheStats } from './cache.types.js';
-
-type Counters = Omit<CacheStats, 'namespace' | 'hitRatio' | 'pendingInvalidations'>;
 
 interface Found {
   state: 'hit' | 'stale';
   value: unknown;
 }
 
-interface BusMessage {
-  /** Sender instance. */
-  o: string;
-  /** Encoded namespace. */
-  n: string;
-  /** Encoded keys to drop. */
-  k?: string[];
-  /** Encoded tags whose values to drop. */
-  t?: string[];
-  /** Drop the whole namespace. */
-  a?: 1;
-  /** Drop every L1 copy (too many messages were lost to list them). */
-  x?: 1;
-}
-
-interface PendingPattern {
-  ns: string;
-  glob: string;
-  test?: (key: string) => boolean;
-  /** A `clear()`: values and tag versions. */
-  whole?: true;
-}
-
-const BUS_CHANNEL = 'cache:bus';
-const UNDELIVERED_LIMIT = 1_000;
 // How long waiters on other instances see a loader's error before someone may load again.
 const ERROR_WINDOW_MS = 250;
 const WAIT_FIRST_MS = 5;
 const WAIT_MAX_MS = 100;
-
-/**
- * State shared by a cache and all its namespaces: one engine, one L1, one single-flight map, one
- * bus subscription, stats per namespace.
- */
-class CacheCore {
-  readonly instanceId = randomBytes(8).toString('hex');
-  readonly l1: L1Cache | null;
-  readonly inflight = new Map<string, Promise<{ value: unknown; outcome: CacheOutcome }>>();
-  /** Background (stale-while-revalidate) refreshes in flight, one per key. */
-  readonly refreshes = new Map<string, Promise<unknown>>();
-  readonly counters = new Map<string, Counters>();
-  readonly logger = new Logger('Cache');
-  /** Pattern invalidations made while Redis was away: SCAN only saw memory, so they run again on recovery. */
-  readonly pendingPatterns: PendingPattern[] = [];
-  /** Namespaces that invalidated something while Redis was away (cleared if the journal overflowed). */
-  readonly outageNamespaces = new Set<string>();
-  private corruptLogged = false;
-  private unsubscribe?: Unsubscribe;
-  private subscribed?: Promise<void>;
-  private readonly detach: Array<() => void> = [];
-  private closed = false;
-
-  constructor(
-    readonly engine: StoreEngine,
-    readonly options: ResolvedCacheOptions,
-    readonly metrics: RedisMetrics | undefined,
-    readonly connection: RedisConnection | undefined,
-  ) {
-    this.l1 = options.l1 ? new L1Cache(options.l1.maxEntries, options.l1.ttlMs) : null;
-    if (engine instanceof FallbackEngine) {
-      const onMode = (mode: string) => this.onModeChange(mode);
-      // The journal overflowed: some invalidations never reached Redis, and we cannot tell which.
-      const onIncomplete = () => void this.clearOutageNamespaces();
-      engine.on('mode', onMode);
-      engine.on('replay-incomplete', onIncomplete);
-      this.detach.push(() => engine.off('mode', onMode), () => engine.off('replay-incomplete', onIncomplete));
-    }
-    if (connection && this.l1) {
-      // Any connection status change may have cost us bus messages: forget what we cannot vouch for.
-      const onStatus = () => this.l1?.clear();
-      connection.on('status', onStatus);
-      this.detach.push(() => connection.off('status', onStatus));
-    }
-  }
-
-  counter(ns: string): Counters {
-    let c = this.counters.get(ns);
-    if (!c) {
-      c = { hits: 0, l1Hits: 0, misses: 0, staleHits: 0, loads: 0, loadErrors: 0, corrupt: 0 };
-      this.counters.set(ns, c);
-    }
-    return c;
-  }
-
-  start(): Promise<void> {
-    if (!this.l1) return Promise.resolve();
-    this.subscribed ??= this.engine
-      .subscribe(BUS_CHANNEL, (message) => this.onBus(message))
-      .then((off) => {
-        if (this.closed) return void off();
-        this.unsubscribe = off;
-      })
-      .catch((error: unknown) => {
-        this.logger.warn(`The L1 invalidation bus could not subscribe (${error instanceof Error ? error.message : String(error)}); L1 is turned off`);
-        this.l1?.clear();
-        (this as { l1: L1Cache | null }).l1 = null;
-      });
-    return this.subscribed;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const off of this.detach.splice(0)) off();
-    await this.subscribed;
-    await this.unsubscribe?.().catch(() => undefined);
-    // Background refreshes still running would write into a closing connection.
-    await Promise.allSettled([...this.refreshes.values()]);
-  }
-
-  publish(message: Omit<BusMessage, 'o'>): Promise<void> | undefined {
-    if (!this.l1) return undefined;
-    return this.engine.publish(BUS_CHANNEL, JSON.stringify({ ...message, o: this.instanceId })).then(
-      () => this.keepIfUndelivered(message),
-      () => this.keepIfUndelivered(message),
-    );
-  }
-
-  /**
-   * Messages published while Redis was away only reached this process; they are sent again once it
-   * is back (after the journal replay), so other instances drop L1 copies invalidated meanwhile.
-   */
-  private readonly undelivered: Array<Omit<BusMessage, 'o'>> = [];
-  private undeliveredOverflow = false;
-
-  private keepIfUndelivered(message: Omit<BusMessage, 'o'>): void {
-    if (this.engine.mode() !== 'memory') return;
-    if (this.undelivered.length < UNDELIVERED_LIMIT) this.undelivered.push(message);
-    else this.undeliveredOverflow = true;
-  }
-
-  private async redeliver(): Promise<void> {
-    const messages = this.undeliveredOverflow ? [{ n: '', x: 1 as const }] : this.undelivered.splice(0);
-    this.undelivered.length = 0;
-    this.undeliveredOverflow = false;
-    for (const m of messages) await this.publish(m);
-  }
-
-  /** Drops local copies; `ns` plus keys, tags, or the whole namespace. */
-  evict(message: Omit<BusMessage, 'o'>): void {
-    const l1 = this.l1;
-    if (!l1) return;
-    const base = `cache:${message.n}:`;
-    if (message.x) return l1.clear();
-    if (message.a) l1.deleteWhere(base);
-    for (const k of message.k ?? []) l1.delete(base + k);
-    if (message.t && message.t.length > 0) {
-      const tags = new Set(message.t);
-      l1.deleteWhere(base, (_key, entry) => entry.tags.some(([t]) => tags.has(t)));
-    }
-  }
-
-  private onBus(raw: string): void {
-    let message: BusMessage;
-    try {
-      message = JSON.parse(raw) as BusMessage;
-    } catch {
-      return;
-    }
-    if (!message || typeof message.n !== 'string' || message.o === this.instanceId) return;
-    this.evict(message);
-  }
-
-  reportCorrupt(ns: string, key: string, reason: string): void {
-    this.counter(ns).corrupt++;
-    if (!this.corruptLogged) {
-      this.corruptLogged = true;
-      // The key is the application's; its value is not logged (it may hold anything).
-      this.logger.warn(`A value under cache key "${key}" could not be read (${reason}); it was removed and read as a miss. Further ones are only counted in stats().corrupt`);
-    }
-  }
-
-  private onModeChange(mode: string): void {
-    this.l1?.clear();
-    if (mode === 'memory') this.outageNamespaces.clear();
-    else this.replayPatterns();
-  }
-
-  /** Reads on this instance wait for it, so this instance never serves what the replay removes. */
-  replaying: Promise<void> | null = null;
-
-  private replayPatterns(): void {
-    if (this.replaying) return;
-    this.replaying = (async () => {
-      for (const p of [...this.pendingPatterns]) {
-        try {
-          if (p.whole) await clearNamespace(this.engine, p.ns);
-          else await unlinkMatching(this.engine, p.ns, p.glob, p.test);
-          this.pendingPatterns.splice(this.pendingPatterns.indexOf(p), 1);
-        } catch (error) {
-          // Redis went away again: the next recovery retries what is left.
-          this.logger.warn(`A pattern invalidation made during the outage could not be replayed yet: ${error instanceof Error ? error.message : String(error)}`);
-          return;
-        }
-      }
-      await this.redeliver();
-    })().finally(() => (this.replaying = null));
-  }
-
-  private async clearOutageNamespaces(): Promise<void> {
-    const namespaces = [...this.outageNamespaces];
-    this.outageNamespaces.clear();
-    this.logger.warn(`Redis returned but invalidations made during the outage were lost (journal full): clearing ${namespaces.length} cache namespace(s)`);
-    for (const ns of namespaces) {
-      try {
-        await clearNamespace(this.engine, ns);
-      } catch {
-        this.pendingPatterns.push({ ns, glob: '*', whole: true });
-      }
-    }
-  }
-}
 
 /**
  * Cache-aside over the connection's engine (Redis behind a breaker, or memory). Key layout in
@@ -365,7 +155,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     );
     await this.engine.mset(prepared.map((p) => ({ key: p.key, value: p.raw, ttlMs: p.ttlMs })));
     for (const p of prepared) this.core.l1?.set(p.key, p.value, p.expiresAt, p.tags, now);
-    await this.core.publish({ n: this.ns, k: prepared.map((p) => p.key.slice(this.base().length)) });
+    await this.core.bus.publish({ n: this.ns, k: prepared.map((p) => p.key.slice(this.base().length)) });
   }
 
   // ---- invalidation (replayed to Redis if made while it is away) ----------------------------------
@@ -375,7 +165,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     for (const k of keys) this.core.l1?.delete(k);
     this.noteOutage();
     const removed = await this.engine.del(keys, { replayOnRecovery: true });
-    await this.core.publish({ n: this.ns, k: keys.map((k) => k.slice(this.base().length)) });
+    await this.core.bus.publish({ n: this.ns, k: keys.map((k) => k.slice(this.base().length)) });
     return removed;
   }
 
@@ -388,9 +178,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const list = checkTags(tags);
     if (list.length === 0) return;
     this.noteOutage();
-    this.core.evict({ n: this.ns, t: list.map(encodeSegment) });
+    this.core.bus.evict({ n: this.ns, t: list.map(encodeSegment) });
     await this.tags.bump(list);
-    await this.core.publish({ n: this.ns, t: list.map(encodeSegment) });
+    await this.core.bus.publish({ n: this.ns, t: list.map(encodeSegment) });
   }
 
   /**
@@ -401,20 +191,20 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (typeof glob !== 'string' || glob.length === 0) throw new CacheInputError(`invalidatePattern takes a non-empty glob string (got ${typeof glob})`);
     const { scanGlob, test } = compileUserGlob(glob);
     this.noteOutage();
-    this.core.evict({ n: this.ns, a: 1 });
+    this.core.bus.evict({ n: this.ns, a: 1 });
     if (this.engine.mode() === 'memory' && this.engine instanceof FallbackEngine) this.core.pendingPatterns.push({ ns: this.ns, glob: scanGlob, test });
     const removed = await unlinkMatching(this.engine, this.ns, scanGlob, test);
-    await this.core.publish({ n: this.ns, a: 1 });
+    await this.core.bus.publish({ n: this.ns, a: 1 });
     return removed;
   }
 
   /** Removes every value and tag version of this namespace (and only this one). */
   async clear(): Promise<void> {
     this.noteOutage();
-    this.core.evict({ n: this.ns, a: 1 });
+    this.core.bus.evict({ n: this.ns, a: 1 });
     if (this.engine.mode() === 'memory' && this.engine instanceof FallbackEngine) this.core.pendingPatterns.push({ ns: this.ns, glob: '*', whole: true });
     await clearNamespace(this.engine, this.ns);
-    await this.core.publish({ n: this.ns, a: 1 });
+    await this.core.bus.publish({ n: this.ns, a: 1 });
   }
 
   // ---- getOrSet ---------------------------------------------------------------------------------
@@ -557,7 +347,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const raw = await encodeEnvelope(value, expiresAt, tags, this.core.options);
     await this.engine.set(full, raw, { ttlMs: ttlMs > 0 ? ttlMs + graceMs : 0 });
     this.core.l1?.set(full, value, expiresAt, tags, now);
-    await this.core.publish({ n: this.ns, k: [full.slice(this.base().length)] });
+    await this.core.bus.publish({ n: this.ns, k: [full.slice(this.base().length)] });
   }
 
   private refreshInBackground(full: string, loader: () => unknown, ttlMs: number, graceMs: number, tags: string[]): void {
