@@ -1,42 +1,33 @@
 import { type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { RedisConnection } from '../connection/redis.connection.js';
 import { FallbackEngine } from '../engine/fallback.engine.js';
-import { LOCK_EXTEND, LOCK_RELEASE } from '../engine/scripts/engine.scripts.js';
-import { CACHE_LOCK_FAIL } from '../engine/scripts/cache.scripts.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import type { RedisMetrics } from '../metrics/redis-metrics.js';
 import { toMs, type Duration } from '../redis.options.js';
 import { CacheCore } from './cache.core.js';
 import { CorruptEntryError, decodeEnvelope, encodeEnvelope, type Envelope } from './cache.envelope.js';
-import { CacheInputError, CacheRemoteLoadError } from './cache.errors.js';
+import { CacheInputError } from './cache.errors.js';
 import { clearNamespace, compileUserGlob, unlinkMatching } from './cache.glob.js';
-import { checkKey, checkName, encodeSegment, lockKey, newToken, valueKey } from './cache.keys.js';
+import { checkKey, checkName, encodeSegment, valueKey } from './cache.keys.js';
+import { CacheLoader, type Found } from './cache.loader.js';
 import { resolveCacheOptions, type CacheOptions } from './cache.options.js';
 import { CacheTags, checkTags, tagsMatch } from './cache.tags.js';
 import type { CacheGetOrSetOptions, CacheMsetEntry, CacheOutcome, CacheSetOptions, CacheStats } from './cache.types.js';
 
-interface Found {
-  state: 'hit' | 'stale';
-  value: unknown;
-}
-
-// How long waiters on other instances see a loader's error before someone may load again.
-const ERROR_WINDOW_MS = 250;
-const WAIT_FIRST_MS = 5;
-const WAIT_MAX_MS = 100;
-
 /**
  * Cache-aside over the connection's engine (Redis behind a breaker, or memory). Key layout in
- * cache.keys.ts, value format in cache.envelope.ts, tag versions in cache.tags.ts. Outage: invalidations are journaled by the fallback engine
- * and replayed on recovery; pattern invalidations and clears are re-run on Redis when it returns
- * (this instance's reads wait for that) and L1 evictions are re-published; if the journal
- * overflowed, every namespace that invalidated during the outage is cleared. While Redis is away
- * instances cannot reach each other: one may serve what another invalidated until Redis returns.
+ * cache.keys.ts, value format in cache.envelope.ts, tag versions in cache.tags.ts, single-flight
+ * loading in cache.loader.ts. Outage: invalidations are journaled by the fallback engine and
+ * replayed on recovery; pattern invalidations and clears are re-run on Redis when it returns (this
+ * instance's reads wait for that) and L1 evictions are re-published; if the journal overflowed,
+ * every namespace that invalidated during the outage is cleared. While Redis is away instances
+ * cannot reach each other: one may serve what another invalidated until Redis returns.
  */
 export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly engine: StoreEngine;
   private readonly label: string;
   private readonly tags: CacheTags;
+  private readonly loader: CacheLoader;
   /** Each path has one parent, so caching children here gives one instance per namespace path. */
   private readonly children = new Map<string, CacheService>();
 
@@ -50,6 +41,10 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.engine = core.engine;
     this.label = label;
     this.tags = new CacheTags(core.engine, ns);
+    this.loader = new CacheLoader(core, ns, label, this.tags, {
+      read: (full, allowStale) => this.read(full, allowStale),
+      write: (full, value, ttlMs, graceMs, versions) => this.write(full, value, ttlMs, graceMs, versions),
+    });
   }
 
   /**
@@ -226,14 +221,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const ttlMs = this.ttlOf(options.ttl);
     const graceMs = options.grace === undefined ? this.core.options.graceMs : toMs(options.grace, 'getOrSet grace');
     const tags = checkTags(options.tags);
-    // Concurrent calls share one flight from the first read on: a cold burst costs one GET, and a
-    // call cannot slip in between a failed load and its error reaching the others.
-    let flight = this.core.inflight.get(full);
-    if (!flight) {
-      flight = this.resolveOnce(full, loader, ttlMs, graceMs, tags).finally(() => this.core.inflight.delete(full));
-      this.core.inflight.set(full, flight);
-    }
-    const result = (await flight) as { value: T; outcome: CacheOutcome };
+    const result = (await this.loader.run({ full, loader, ttlMs, graceMs, tags })) as { value: T; outcome: CacheOutcome };
     const c = this.core.counter(this.label);
     if (result.outcome === 'HIT') {
       c.hits++;
@@ -246,16 +234,6 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       this.core.metrics?.cacheMiss(this.label);
     }
     return result;
-  }
-
-  private async resolveOnce(full: string, loader: () => unknown, ttlMs: number, graceMs: number, tags: string[]): Promise<{ value: unknown; outcome: CacheOutcome }> {
-    const found = await this.read(full, graceMs > 0);
-    if (found?.state === 'hit') return { value: found.value, outcome: 'HIT' };
-    if (found?.state === 'stale') {
-      this.refreshInBackground(full, loader, ttlMs, graceMs, tags);
-      return { value: found.value, outcome: 'STALE' };
-    }
-    return this.loadAcrossFleet(full, loader, ttlMs, graceMs, tags, false);
   }
 
   stats(): CacheStats {
@@ -349,82 +327,4 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.core.l1?.set(full, value, expiresAt, tags, now);
     await this.core.bus.publish({ n: this.ns, k: [full.slice(this.base().length)] });
   }
-
-  private refreshInBackground(full: string, loader: () => unknown, ttlMs: number, graceMs: number, tags: string[]): void {
-    const refreshes = this.core.refreshes;
-    if (refreshes.has(full)) return;
-    const settled = this.loadAcrossFleet(full, loader, ttlMs, graceMs, tags, true).then(
-      () => undefined,
-      () => undefined,
-    );
-    refreshes.set(full, settled);
-    void settled.finally(() => refreshes.delete(full));
-  }
-
-  /**
-   * The fleet-wide half of single-flight: a lease lock (SET NX PX with a random token, renewed while
-   * the loader runs). The holder re-checks the key, loads and writes; the others poll the value with
-   * backoff (and the lock, to see the holder fail or die) instead of loading. `background`: a stale
-   * refresh that gives up at once when another instance holds the lock.
-   */
-  private async loadAcrossFleet(full: string, loader: () => unknown, ttlMs: number, graceMs: number, tags: string[], background: boolean): Promise<{ value: unknown; outcome: CacheOutcome }> {
-    const lock = lockKey(this.ns, full.slice(this.base().length));
-    const lease = this.core.options.lockTimeoutMs;
-    let delay = WAIT_FIRST_MS;
-    for (;;) {
-      const token = newToken();
-      if (await this.engine.set(lock, token, { nx: true, ttlMs: lease })) {
-        return this.loadAsHolder(full, lock, token, loader, ttlMs, graceMs, tags, background);
-      }
-      if (background) return { value: undefined, outcome: 'STALE' };
-      // Someone else loads: wait for the value rather than load it too. Only the failure of the
-      // holder we waited for is ours to report; an older failure marker is just waited out.
-      const watched = await this.engine.get(lock);
-      for (;;) {
-        await sleep(delay);
-        delay = Math.min(WAIT_MAX_MS, Math.ceil(delay * 1.5));
-        const [found, holder] = await Promise.all([this.read(full, false), this.engine.get(lock)]);
-        if (found) return { value: found.value, outcome: 'MISS' };
-        if (holder === null) break; // released without a readable value, or the holder died: try to take over
-        if (holder.startsWith('!') && watched !== null && holder.startsWith(`!${watched}!`)) throw new CacheRemoteLoadError(holder.slice(watched.length + 2));
-      }
-    }
-  }
-
-  private async loadAsHolder(full: string, lock: string, token: string, loader: () => unknown, ttlMs: number, graceMs: number, tags: string[], background: boolean): Promise<{ value: unknown; outcome: CacheOutcome }> {
-    const lease = this.core.options.lockTimeoutMs;
-    const renew = setInterval(() => void this.engine.runScript(LOCK_EXTEND, [lock], [token, lease]).catch(() => undefined), Math.max(10, Math.floor(lease / 3)));
-    renew.unref();
-    let failed = false;
-    const c = this.core.counter(this.label);
-    try {
-      // Another instance may have filled the key between our miss and our lock.
-      if (!background) {
-        const found = await this.read(full, false);
-        if (found) return { value: found.value, outcome: 'MISS' };
-      }
-      const versions = tags.length > 0 ? await this.tags.writeVersions(tags) : [];
-      c.loads++;
-      this.core.metrics?.cacheLoad(this.label);
-      let value: unknown;
-      try {
-        value = await loader();
-      } catch (error) {
-        failed = true;
-        c.loadErrors++;
-        const message = (error instanceof Error ? error.message : String(error)).slice(0, 200);
-        await this.engine.runScript(CACHE_LOCK_FAIL, [lock], [token, `${token}!${message}`, ERROR_WINDOW_MS]).catch(() => undefined);
-        throw error;
-      }
-      await this.write(full, value, ttlMs, graceMs, versions);
-      return { value, outcome: 'MISS' };
-    } finally {
-      clearInterval(renew);
-      if (!failed) await this.engine.runScript(LOCK_RELEASE, [lock], [token]).catch(() => undefined);
-    }
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
