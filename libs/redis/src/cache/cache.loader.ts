@@ -1,15 +1,11 @@
 import { LOCK_EXTEND, LOCK_RELEASE } from '../engine/scripts/engine.scripts.js';
 import { CACHE_LOCK_FAIL } from '../engine/scripts/cache.scripts.js';
 import type { CacheCore } from './cache.core.js';
+import type { CacheEntries } from './cache.entries.js';
 import { CacheRemoteLoadError } from './cache.errors.js';
-import { lockKey, newToken, valueKey } from './cache.keys.js';
+import { lockKey, newToken } from './cache.keys.js';
 import type { CacheTags } from './cache.tags.js';
 import type { CacheOutcome } from './cache.types.js';
-
-export interface Found {
-  state: 'hit' | 'stale';
-  value: unknown;
-}
 
 export interface Loaded {
   value: unknown;
@@ -25,12 +21,6 @@ export interface LoadRequest {
   tags: string[];
 }
 
-/** The namespace's own read and write paths (L1, engine, envelope, tag check). */
-export interface LoaderEntries {
-  read(full: string, allowStale: boolean): Promise<Found | null>;
-  write(full: string, value: unknown, ttlMs: number, graceMs: number, versions: ReadonlyArray<readonly [string, string]>): Promise<void>;
-}
-
 // How long waiters on other instances see a loader's error before someone may load again.
 const ERROR_WINDOW_MS = 250;
 const WAIT_FIRST_MS = 5;
@@ -42,18 +32,13 @@ const WAIT_MAX_MS = 100;
  * stale-while-revalidate refreshes in the background.
  */
 export class CacheLoader {
-  /** Value keys of this namespace start with it; the rest names the lock. */
-  private readonly base: string;
-
   constructor(
     private readonly core: CacheCore,
     private readonly ns: string,
     private readonly label: string,
     private readonly tags: CacheTags,
-    private readonly entries: LoaderEntries,
-  ) {
-    this.base = valueKey(ns, '');
-  }
+    private readonly entries: CacheEntries,
+  ) {}
 
   /**
    * Concurrent calls share one flight from the first read on: a cold burst costs one GET, and a
@@ -98,7 +83,7 @@ export class CacheLoader {
    */
   private async loadAcrossFleet(request: LoadRequest, background: boolean): Promise<Loaded> {
     const engine = this.core.engine;
-    const lock = lockKey(this.ns, request.full.slice(this.base.length));
+    const lock = lockKey(this.ns, this.entries.keyOf(request.full));
     const lease = this.core.options.lockTimeoutMs;
     let delay = WAIT_FIRST_MS;
     for (;;) {

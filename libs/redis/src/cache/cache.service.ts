@@ -5,28 +5,31 @@ import type { StoreEngine } from '../engine/store-engine.port.js';
 import type { RedisMetrics } from '../metrics/redis-metrics.js';
 import { toMs, type Duration } from '../redis.options.js';
 import { CacheCore } from './cache.core.js';
-import { CorruptEntryError, decodeEnvelope, encodeEnvelope, type Envelope } from './cache.envelope.js';
+import { encodeEnvelope } from './cache.envelope.js';
+import { CacheEntries } from './cache.entries.js';
 import { CacheInputError } from './cache.errors.js';
 import { clearNamespace, compileUserGlob, unlinkMatching } from './cache.glob.js';
-import { checkKey, checkName, encodeSegment, valueKey } from './cache.keys.js';
-import { CacheLoader, type Found } from './cache.loader.js';
+import { checkName, encodeSegment } from './cache.keys.js';
+import { CacheLoader } from './cache.loader.js';
 import { resolveCacheOptions, type CacheOptions } from './cache.options.js';
 import { CacheTags, checkTags, tagsMatch } from './cache.tags.js';
 import type { CacheGetOrSetOptions, CacheMsetEntry, CacheOutcome, CacheSetOptions, CacheStats } from './cache.types.js';
 
 /**
  * Cache-aside over the connection's engine (Redis behind a breaker, or memory). Key layout in
- * cache.keys.ts, value format in cache.envelope.ts, tag versions in cache.tags.ts, single-flight
- * loading in cache.loader.ts. Outage: invalidations are journaled by the fallback engine and
- * replayed on recovery; pattern invalidations and clears are re-run on Redis when it returns (this
- * instance's reads wait for that) and L1 evictions are re-published; if the journal overflowed,
- * every namespace that invalidated during the outage is cleared. While Redis is away instances
- * cannot reach each other: one may serve what another invalidated until Redis returns.
+ * cache.keys.ts, value format in cache.envelope.ts, the read and write path in cache.entries.ts,
+ * tag versions in cache.tags.ts, single-flight loading in cache.loader.ts. Outage: invalidations
+ * are journaled by the fallback engine and replayed on recovery; pattern invalidations and clears
+ * are re-run on Redis when it returns (this instance's reads wait for that) and L1 evictions are
+ * re-published; if the journal overflowed, every namespace that invalidated during the outage is
+ * cleared. While Redis is away instances cannot reach each other: one may serve what another
+ * invalidated until Redis returns.
  */
 export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly engine: StoreEngine;
   private readonly label: string;
   private readonly tags: CacheTags;
+  private readonly entries: CacheEntries;
   private readonly loader: CacheLoader;
   /** Each path has one parent, so caching children here gives one instance per namespace path. */
   private readonly children = new Map<string, CacheService>();
@@ -41,10 +44,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     this.engine = core.engine;
     this.label = label;
     this.tags = new CacheTags(core.engine, ns);
-    this.loader = new CacheLoader(core, ns, label, this.tags, {
-      read: (full, allowStale) => this.read(full, allowStale),
-      write: (full, value, ttlMs, graceMs, versions) => this.write(full, value, ttlMs, graceMs, versions),
-    });
+    this.entries = new CacheEntries(core, ns, label, this.tags);
+    this.loader = new CacheLoader(core, ns, label, this.tags, this.entries);
   }
 
   /**
@@ -82,7 +83,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   /** The value, or `undefined` on a miss (a stored `undefined` reads as `undefined` too: use `has`). */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const found = await this.read(this.fullKey(key), false);
+    const found = await this.entries.read(this.entries.fullKey(key), false);
     const c = this.core.counter(this.label);
     if (found) {
       c.hits++;
@@ -95,16 +96,16 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async has(key: string): Promise<boolean> {
-    return (await this.read(this.fullKey(key), false)) !== null;
+    return (await this.entries.read(this.entries.fullKey(key), false)) !== null;
   }
 
   /** One round trip (per cluster slot) for the values, one more only if some carry tags. */
   async mget<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
     if (!Array.isArray(keys)) throw new CacheInputError('mget takes an array of keys');
-    const full = keys.map((k) => this.fullKey(k));
+    const full = keys.map((k) => this.entries.fullKey(k));
     const c = this.core.counter(this.label);
     const raws = await this.engine.mget(full);
-    const decoded = await Promise.all(raws.map((raw, i) => (raw === null ? null : this.decode(full[i]!, raw))));
+    const decoded = await Promise.all(raws.map((raw, i) => (raw === null ? null : this.entries.decode(full[i]!, raw))));
     const tagSet = new Set<string>();
     for (const e of decoded) for (const [t] of e?.tags ?? []) tagSet.add(t);
     const current = tagSet.size > 0 ? await this.tags.currentVersions([...tagSet]) : undefined;
@@ -123,10 +124,10 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   // ---- writes -----------------------------------------------------------------------------------
 
   async set(key: string, value: unknown, options: CacheSetOptions = {}): Promise<void> {
-    const full = this.fullKey(key);
+    const full = this.entries.fullKey(key);
     const tags = checkTags(options.tags);
     const versions = tags.length > 0 ? await this.tags.writeVersions(tags) : [];
-    await this.write(full, value, this.ttlOf(options.ttl), 0, versions);
+    await this.entries.write(full, value, this.ttlOf(options.ttl), 0, versions);
   }
 
   /** One round trip per cluster slot; tag versions are read once for all entries. */
@@ -138,7 +139,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const now = Date.now();
     const prepared = await Promise.all(
       entries.map(async (e) => {
-        const key = this.fullKey(e.key);
+        const key = this.entries.fullKey(e.key);
         const ttlMs = this.ttlOf(e.ttl);
         const tags = checkTags(e.tags).map((t) => {
           const enc = encodeSegment(t);
@@ -150,17 +151,17 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     );
     await this.engine.mset(prepared.map((p) => ({ key: p.key, value: p.raw, ttlMs: p.ttlMs })));
     for (const p of prepared) this.core.l1?.set(p.key, p.value, p.expiresAt, p.tags, now);
-    await this.core.bus.publish({ n: this.ns, k: prepared.map((p) => p.key.slice(this.base().length)) });
+    await this.core.bus.publish({ n: this.ns, k: prepared.map((p) => this.entries.keyOf(p.key)) });
   }
 
   // ---- invalidation (replayed to Redis if made while it is away) ----------------------------------
 
   async del(key: string | readonly string[]): Promise<number> {
-    const keys = (typeof key === 'string' ? [key] : [...key]).map((k) => this.fullKey(k));
+    const keys = (typeof key === 'string' ? [key] : [...key]).map((k) => this.entries.fullKey(k));
     for (const k of keys) this.core.l1?.delete(k);
     this.noteOutage();
     const removed = await this.engine.del(keys, { replayOnRecovery: true });
-    await this.core.bus.publish({ n: this.ns, k: keys.map((k) => k.slice(this.base().length)) });
+    await this.core.bus.publish({ n: this.ns, k: keys.map((k) => this.entries.keyOf(k)) });
     return removed;
   }
 
@@ -217,7 +218,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   /** `getOrSet` that also says how it was answered (used by `@Cacheable` for `X-Cache`). */
   async getOrSetWithOutcome<T>(key: string, loader: () => T | Promise<T>, options: CacheGetOrSetOptions = {}): Promise<{ value: T; outcome: CacheOutcome }> {
     if (typeof loader !== 'function') throw new CacheInputError('getOrSet needs a loader function');
-    const full = this.fullKey(key);
+    const full = this.entries.fullKey(key);
     const ttlMs = this.ttlOf(options.ttl);
     const graceMs = options.grace === undefined ? this.core.options.graceMs : toMs(options.grace, 'getOrSet grace');
     const tags = checkTags(options.tags);
@@ -244,14 +245,6 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   // ---- internals --------------------------------------------------------------------------------
 
-  private base(): string {
-    return `cache:${this.ns}:`;
-  }
-
-  private fullKey(key: string): string {
-    return valueKey(this.ns, encodeSegment(checkKey(key)));
-  }
-
   private ttlOf(ttl: Duration | undefined): number {
     const base = ttl === undefined ? this.core.options.ttlMs : toMs(ttl, 'ttl');
     const j = this.core.options.jitter;
@@ -261,70 +254,5 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   private noteOutage(): void {
     if (this.engine.mode() === 'memory') this.core.outageNamespaces.add(this.ns);
-  }
-
-  /**
-   * L1, then the engine. `allowStale`: an entry past its logical expiry (still stored because of
-   * grace) is returned as `stale` instead of a miss.
-   */
-  private async read(full: string, allowStale: boolean): Promise<Found | null> {
-    if (this.core.replaying) await this.core.replaying;
-    const l1 = this.core.l1;
-    if (l1) {
-      const now = Date.now();
-      const hit = l1.get(full, now);
-      if (hit) {
-        this.core.counter(this.label).l1Hits++;
-        return { state: 'hit', value: hit.value };
-      }
-    }
-    const raw = await this.engine.get(full);
-    if (raw === null) return null;
-    const decoded = this.decode(full, raw);
-    const entry = decoded !== null && 'then' in decoded ? await decoded : decoded;
-    if (!entry) return null;
-    if (entry.tags.length > 0) {
-      const current = await this.tags.currentVersions(entry.tags.map(([t]) => t));
-      if (!tagsMatch(entry, current)) return null;
-    }
-    const now = Date.now();
-    if (entry.expiresAt !== 0 && now >= entry.expiresAt) return allowStale ? { state: 'stale', value: entry.value } : null;
-    l1?.set(full, entry.value, entry.expiresAt, entry.tags, now);
-    return { state: 'hit', value: entry.value };
-  }
-
-  /**
-   * Synchronous for plain entries (the hit path pays no extra promise), a promise only for
-   * compressed ones. A corrupt or foreign value is counted, deleted and read as a miss.
-   */
-  private decode(full: string, raw: string): Envelope | null | Promise<Envelope | null> {
-    try {
-      const decoded = decodeEnvelope(raw);
-      // Duck-typed: zlib's promises may come from another realm (e.g. under jest's VM modules).
-      if (!('then' in decoded)) return decoded;
-      return Promise.resolve(decoded).then(
-        (entry) => entry,
-        (error: unknown) => this.discardCorrupt(full, error),
-      );
-    } catch (error) {
-      return this.discardCorrupt(full, error);
-    }
-  }
-
-  private async discardCorrupt(full: string, error: unknown): Promise<null> {
-    if (!(error instanceof CorruptEntryError) && !(error instanceof SyntaxError) && !(error instanceof RangeError)) throw error;
-    this.core.reportCorrupt(this.label, full, error.message);
-    // Only delete what we read: a fresh value written meanwhile must survive.
-    await this.engine.del([full]).catch(() => undefined);
-    return null;
-  }
-
-  private async write(full: string, value: unknown, ttlMs: number, graceMs: number, tags: ReadonlyArray<readonly [string, string]>): Promise<void> {
-    const now = Date.now();
-    const expiresAt = ttlMs > 0 ? now + ttlMs : 0;
-    const raw = await encodeEnvelope(value, expiresAt, tags, this.core.options);
-    await this.engine.set(full, raw, { ttlMs: ttlMs > 0 ? ttlMs + graceMs : 0 });
-    this.core.l1?.set(full, value, expiresAt, tags, now);
-    await this.core.bus.publish({ n: this.ns, k: [full.slice(this.base().length)] });
   }
 }
