@@ -53,14 +53,8 @@ export type {
 export { escapeGlob } from './engine/glob.util.js';
 
 // ---- Cache ------------------------------------------------------------------------------------
-export {
-  CacheService,
-  type CacheGetOrSetOptions,
-  type CacheMsetEntry,
-  type CacheOutcome,
-  type CacheSetOptions,
-  type CacheStats,
-} from './cache/cache.service.js';
+export { CacheService } from './cache/cache.service.js';
+export type { CacheGetOrSetOptions, CacheMsetEntry, CacheOutcome, CacheSetOptions, CacheStats } from './cache/cache.types.js';
 export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache.options.js';
 export { CacheInputError, CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError } from './cache/cache.errors.js';
 export { Cacheable, CacheableInterceptor, type CacheableOptions, type CacheVary, type HttpRequestLike } from './cache/cache.interceptor.js';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { CacheInputError } from './cache.errors.js';
 
 /**
@@ -34,3 +35,6 @@ function describe(value: unknown): string {
 export const valueKey = (ns: string, encodedKey: string): string => `cache:${ns}:${encodedKey}`;
 export const tagKey = (ns: string, tag: string): string => `cachetag:${ns}:${encodeSegment(tag)}`;
 export const lockKey = (ns: string, encodedKey: string): string => `cachelock:${ns}:${encodedKey}`;
+
+/** A tag version or lock token: random, so no clock and no counter is shared between instances. */
+export const newToken = (): string => randomBytes(9).toString('base64url');
