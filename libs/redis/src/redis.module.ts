@@ -2,6 +2,7 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { cacheProviders } from './cache/cache.providers.js';
 import { connectionProviders } from './connection/connection.providers.js';
 import { DEFAULT_REDIS_NAME } from './connection/redis.tokens.js';
+import { metricsSinkProviders } from './metrics/redis-metrics.providers.js';
 import { pubSubProviders } from './pubsub/pubsub.providers.js';
 import { rateLimitProviders } from './rate-limit/rate-limit.providers.js';
 import { ConfigurableRedisModule, REDIS_ASYNC_OPTIONS_TYPE, REDIS_OPTIONS_TYPE } from './redis.module-definition.js';
@@ -29,7 +30,7 @@ export class RedisModule extends ConfigurableRedisModule {
  * (`session.connection`).
  */
 function withProviders(definition: DynamicModule, name = DEFAULT_REDIS_NAME): DynamicModule {
-  const providers: Provider[] = connectionProviders(name);
+  const providers: Provider[] = [...connectionProviders(name), ...metricsSinkProviders(name)];
   if (name === DEFAULT_REDIS_NAME) providers.push(...pubSubProviders(name), ...rateLimitProviders(), ...sessionProviders(name), ...cacheProviders(name));
   return {
     ...definition,

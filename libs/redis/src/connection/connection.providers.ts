@@ -1,12 +1,10 @@
 import type { Provider } from '@nestjs/common';
-import { getRedisMetricsToken, RedisMetrics } from '../metrics/redis-metrics.js';
 import { resolveRedisOptions, type RedisConnectionOptions } from './connection.options.js';
 import { RedisConnection } from './redis.connection.js';
 import { DEFAULT_REDIS_NAME, getRedisConnectionToken, getRedisToken, getStoreEngineToken, REDIS_MODULE_OPTIONS } from './redis.tokens.js';
 
 /**
- * The connection `name` under its tokens: the connection, its ioredis client, its engine, and the
- * metrics sink capabilities report into (a no-op until RedisMetricsModule attaches to it). The
+ * The connection `name` under its tokens: the connection, its ioredis client and its engine. The
  * default connection can also be injected by class, the most natural form for users.
  */
 export function connectionProviders(name: string): Provider[] {
@@ -19,10 +17,7 @@ export function connectionProviders(name: string): Provider[] {
     },
     { provide: getRedisToken(name), useFactory: (c: RedisConnection) => c.client, inject: [connectionToken] },
     { provide: getStoreEngineToken(name), useFactory: (c: RedisConnection) => c.engine, inject: [connectionToken] },
-    { provide: getRedisMetricsToken(name), useFactory: () => new RedisMetrics(name) },
   ];
-  if (name === DEFAULT_REDIS_NAME) {
-    providers.push({ provide: RedisConnection, useExisting: connectionToken }, { provide: RedisMetrics, useExisting: getRedisMetricsToken(name) });
-  }
+  if (name === DEFAULT_REDIS_NAME) providers.push({ provide: RedisConnection, useExisting: connectionToken });
   return providers;
 }
