@@ -1,38 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Cluster } from 'ioredis';
-import { runSessionSuite } from './session.behaviour.js';
-import { runTwinEquivalence } from './session.twins.js';
-import { startCluster, type RedisClusterHandle } from '@nestjs-redis-kit/test-support';
-import { RedisEngine } from '../../src/engine/redis.engine.js';
+import { sharedRedisEngines } from '../redis-targets.js';
 import { SessionService } from '../../src/session/session.service.js';
+import { runSessionSuite } from './session.behaviour.js';
 
-let cluster: RedisClusterHandle | undefined;
-let users = 0;
-
-async function open(keyPrefix: string) {
-  cluster ??= await startCluster({ masters: 3, replicasPerMaster: 0 });
-  users++;
-  const client = new Cluster(cluster.seeds);
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', resolve);
-    client.once('error', reject);
-  });
-  const engine = new RedisEngine(client, { keyPrefix });
-  return {
-    engine,
-    close: async () => {
-      await engine.close();
-      client.disconnect();
-      if (--users === 0) {
-        await cluster?.stop();
-        cluster = undefined;
-      }
-    },
-  };
-}
+const open = sharedRedisEngines('cluster');
 
 runSessionSuite('Redis Cluster', () => open('app:'));
-runTwinEquivalence('Redis Cluster', () => open('twin:'));
 
 describe("durability: 'replicated' on a Cluster without replicas", () => {
   let target: Awaited<ReturnType<typeof open>>;
