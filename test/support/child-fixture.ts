@@ -20,11 +20,13 @@ export function compileFixture(fixture: URL, outName: string): string {
   const source = fileURLToPath(fixture);
   const outDir = `${REPO_ROOT}.tmp/${outName}`;
   const entry = `${outDir}/${relative(REPO_ROOT, source).replace(/\.ts$/, '.js')}`;
+  let failure: unknown = 'tsc emitted elsewhere: check rootDir and outDir of the fixture tsconfig.json';
   try {
     execFileSync(process.execPath, [`${REPO_ROOT}node_modules/typescript/bin/tsc`, '-p', fileURLToPath(new URL('tsconfig.json', fixture))], { cwd: REPO_ROOT, stdio: 'pipe' });
   } catch (error) {
-    if (!existsSync(entry)) throw new Error(`the fixture ${relative(REPO_ROOT, source)} did not compile: ${String((error as { stdout?: Buffer }).stdout ?? error)}`);
+    failure = (error as { stdout?: Buffer }).stdout ?? error;
   }
+  if (!existsSync(entry)) throw new Error(`the fixture ${relative(REPO_ROOT, source)} did not compile to ${entry}: ${String(failure)}`);
   execFileSync(process.execPath, [`${REPO_ROOT}scripts/copy-lua.mjs`, `${REPO_ROOT}libs/redis/src`, `${outDir}/libs/redis/src`], { cwd: REPO_ROOT, stdio: 'pipe' });
   return entry;
 }
