@@ -44,33 +44,43 @@ async function read(e: StoreEngine, key: string): Promise<ScriptReply | undefine
   return undefined;
 }
 
-/** Every key under `space` with its content and remaining TTL. */
-async function snapshot(e: StoreEngine, space: string): Promise<Map<string, { value: ScriptReply; ttl: number }>> {
-  const keys = new Set<string>();
-  for await (const batch of e.scan(`${escapeGlob(space)}*`)) for (const key of batch) keys.add(key);
-  const out = new Map<string, { value: ScriptReply; ttl: number }>();
-  for (const key of [...keys].sort()) {
-    const value = await read(e, key);
-    if (value !== undefined) out.set(key, { value, ttl: await e.pttl(key) });
-  }
-  return out;
+interface Snapshot {
+  /** Per key: content, and when it expires on the reader's clock (-1: never). */
+  keys: Map<string, { value: ScriptReply; expiresAt: number }>;
+  doneAt: number;
 }
 
-/** Differences between two snapshots; a key on one side only is fine when it was about to expire. */
-function stateDiff(lua: Awaited<ReturnType<typeof snapshot>>, twin: Awaited<ReturnType<typeof snapshot>>): string[] {
+/** Every key under `space` with its content and expiry (read time + PTTL, so slow reads do not skew it). */
+async function snapshot(e: StoreEngine, space: string): Promise<Snapshot> {
+  const found = new Set<string>();
+  for await (const batch of e.scan(`${escapeGlob(space)}*`)) for (const key of batch) found.add(key);
+  const keys = new Map<string, { value: ScriptReply; expiresAt: number }>();
+  for (const key of [...found].sort()) {
+    const value = await read(e, key);
+    const ttl = await e.pttl(key);
+    if (value !== undefined && ttl !== -2) keys.set(key, { value, expiresAt: ttl < 0 ? ttl : Date.now() + ttl });
+  }
+  return { keys, doneAt: Date.now() };
+}
+
+/** Differences between two snapshots; a key on one side only is fine when it expired before the other side was read. */
+function stateDiff(lua: Snapshot, twin: Snapshot): string[] {
   const diffs: string[] = [];
-  const expiring = (ttl: number) => ttl >= 0 && ttl <= 250;
-  for (const key of new Set([...lua.keys(), ...twin.keys()])) {
-    const l = lua.get(key);
-    const t = twin.get(key);
+  const TOLERANCE_MS = 250;
+  for (const key of new Set([...lua.keys.keys(), ...twin.keys.keys()])) {
+    const l = lua.keys.get(key);
+    const t = twin.keys.get(key);
     if (!l || !t) {
       const only = (l ?? t)!;
-      if (!expiring(only.ttl)) diffs.push(`${key}: only ${l ? 'on Redis' : 'in memory'} (${JSON.stringify(only)})`);
+      const otherDone = (l ? twin : lua).doneAt;
+      if (only.expiresAt < 0 || only.expiresAt > otherDone + TOLERANCE_MS) diffs.push(`${key}: only ${l ? 'on Redis' : 'in memory'} (${JSON.stringify(only)})`);
       continue;
     }
     const d = sameReply(l.value, t.value, key);
     if (d) diffs.push(d);
-    if ((l.ttl < 0 || t.ttl < 0) ? l.ttl !== t.ttl : Math.abs(l.ttl - t.ttl) > 250) diffs.push(`${key}: TTL ${l.ttl} on Redis vs ${t.ttl} in memory`);
+    if ((l.expiresAt < 0 || t.expiresAt < 0) ? l.expiresAt !== t.expiresAt : Math.abs(l.expiresAt - t.expiresAt) > TOLERANCE_MS) {
+      diffs.push(`${key}: expires at ${l.expiresAt} on Redis vs ${t.expiresAt} in memory`);
+    }
   }
   return diffs;
 }
@@ -132,7 +142,7 @@ export function runScriptContract(topology: string, open: () => Promise<EngineTa
         const short = Object.entries(c.reaches ?? {}).filter(([what, min]) => (outcomes.get(what) ?? 0) < min);
         expect(short.map(([what, min]) => `${what}: ${outcomes.get(what) ?? 0} < ${min}`)).toEqual([]);
         const [l, t] = await Promise.all([snapshot(redis.engine, space), snapshot(memory, space)]);
-        expect(l.size).toBeGreaterThan(0);
+        expect(l.keys.size).toBeGreaterThan(0);
         expect(stateDiff(l, t)).toEqual([]);
       });
     }
