@@ -11,6 +11,8 @@ export default {
     '^nestjs-redis-kit$': '<rootDir>/libs/redis/src/index.ts',
     '^nestjs-redis-kit/health$': '<rootDir>/libs/redis/src/health/index.ts',
     '^nestjs-redis-kit/metrics$': '<rootDir>/libs/redis/src/metrics/index.ts',
+    // The one Redis launcher and test helpers (test/support), by the same alias as in tsconfig.json.
+    '^@nestjs-redis-kit/test-support$': '<rootDir>/test/support/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DemoDatabase } from '../../apps/demo/src/database/database.service.js';
-import { startRedis, waitUntil, type RedisProcess } from '../support/index.js';
-import { clearAppEnv, snapshotEnv } from '../apps/e2e.fixture.js';
-import { bootDemo, bootGateway, call, openStream, SECRET, setEnv, type Running } from './e2e.apps.js';
+import { startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
+import { bootDemo, bootGateway, call, clearAppEnv, openStream, SECRET, setEnv, snapshotEnv, type Running } from './e2e.fixture.js';
 
 const PASSWORD = 'demo-password';
 

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DemoDatabase } from '../../apps/demo/src/database/database.service.js';
-import { startRedis, type RedisProcess } from '../support/index.js';
-import { clearAppEnv, snapshotEnv } from '../apps/e2e.fixture.js';
-import { bootDemo, bootGateway, SECRET, setEnv, type Running } from './e2e.apps.js';
+import { startRedis, type RedisProcess } from '@nestjs-redis-kit/test-support';
+import { bootDemo, bootGateway, clearAppEnv, SECRET, setEnv, snapshotEnv, type Running } from './e2e.fixture.js';
 
 const README = new URL('../../README.md', import.meta.url);
 const HEADING = '## Walk through the API';

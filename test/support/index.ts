@@ -1,6 +1,7 @@
 export { ensureRedisBinaries, type SentinelLauncher } from './redis-install.js';
 export { CLUSTER_BUS_OFFSET, freePort, freePortPair } from './free-port.js';
 export { killAllRedis, liveProcessCount } from './process-registry.js';
+export { compileFixture, REPO_ROOT } from './child-fixture.js';
 export { waitUntil, type WaitOptions } from './wait-until.js';
 export {
   parseInfo,

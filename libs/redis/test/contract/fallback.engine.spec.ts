@@ -1,4 +1,4 @@
-import { freePort, startRedis, type RedisProcess } from '../../../../test/support/index.js';
+import { freePort, startRedis, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import { resolveRedisOptions } from '../../src/redis.options.js';
 import { runStoreEngineContract } from './store-engine.contract.js';

@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { startCluster, type RedisClusterHandle } from '../../../../test/support/index.js';
+import { startCluster, type RedisClusterHandle } from '@nestjs-redis-kit/test-support';
 import { RedisEngine } from '../../src/engine/redis.engine.js';
 import { runStoreEngineContract } from './store-engine.contract.js';
 

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { startRedis, type RedisProcess } from '../../../../test/support/index.js';
+import { startRedis, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { RedisEngine } from '../../src/engine/redis.engine.js';
 import { runStoreEngineContract } from './store-engine.contract.js';
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { escapeGlob } from '../../src/engine/glob.util.js';
-import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
+import { LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
 import type { StoreEngine } from '../../src/engine/store-engine.port.js';
+import { scriptExamples } from '../scripts/script-cases.js';
 
 export interface ContractTarget {
   engine: StoreEngine;
@@ -212,25 +213,8 @@ export function runStoreEngineContract(name: string, open: () => Promise<Contrac
     });
 
     describe('scripts', () => {
-      it('lock release and extend only act for the owner', async () => {
-        await e.set(k('lock'), 'owner-1', { ttlMs: 1000 });
-        expect(await e.runScript(LOCK_EXTEND, [k('lock')], ['owner-2', 5000])).toBe(0);
-        expect(await e.runScript(LOCK_EXTEND, [k('lock')], ['owner-1', 5000])).toBe(1);
-        expect(await e.pttl(k('lock'))).toBeGreaterThan(1000);
-        expect(await e.runScript(LOCK_RELEASE, [k('lock')], ['owner-2'])).toBe(0);
-        expect(await e.get(k('lock'))).toBe('owner-1');
-        expect(await e.runScript(LOCK_RELEASE, [k('lock')], ['owner-1'])).toBe(1);
-        expect(await e.get(k('lock'))).toBeNull();
-        expect(await e.runScript(LOCK_RELEASE, [k('lock')], ['owner-1'])).toBe(0);
-      });
-
-      it('a windowed counter starts its window on the first hit', async () => {
-        expect(await e.runScript(COUNTER_INCR, [k('ctr')], [1, 10_000])).toEqual([1, 10_000]);
-        const [value, ttl] = (await e.runScript(COUNTER_INCR, [k('ctr')], [4, 99_999])) as [number, number];
-        expect(value).toBe(5);
-        expect(ttl).toBeGreaterThan(9_000);
-        expect(ttl).toBeLessThanOrEqual(10_000);
-      });
+      // The exact examples of every script (script-cases.ts), on every engine.
+      for (const [title, example] of scriptExamples()) it(title, () => example(e, k));
 
       it('refuses a call with the wrong number of keys', async () => {
         await expect(e.runScript(LOCK_RELEASE, [], ['x'])).rejects.toThrow(/takes 1 keys/);

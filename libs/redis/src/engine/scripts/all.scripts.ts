@@ -1,0 +1,31 @@
+import type { ScriptDefinition } from '../script.registry.js';
+import { CACHE_LOCK_FAIL } from './cache.scripts.js';
+import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from './engine.scripts.js';
+import { rateLimitCheckScript } from './rate-limit.scripts.js';
+import { DENYLIST_ADD, SESSION_CREATE, SESSION_LIST, SESSION_REFRESH, SESSION_REVOKE, SESSION_REVOKE_ALL, SESSION_TOUCH } from './session.scripts.js';
+
+/**
+ * Every script the library defines, listed once. The script contract suite
+ * (libs/redis/test/scripts) runs each entry's Lua on Redis and its twin in memory on the same
+ * seeded inputs and requires the same replies and the same resulting state; it fails for an entry
+ * that has no input generator there. A new script is covered by being added here.
+ *
+ * The rate-limit check is one Lua and one twin under a command per policy count (1 to
+ * MAX_POLICIES_PER_CALL); the variants listed are the counts the suite drives.
+ */
+export const ALL_SCRIPTS: readonly ScriptDefinition[] = [
+  LOCK_RELEASE,
+  LOCK_EXTEND,
+  COUNTER_INCR,
+  CACHE_LOCK_FAIL,
+  SESSION_CREATE,
+  SESSION_TOUCH,
+  SESSION_REVOKE,
+  SESSION_REVOKE_ALL,
+  SESSION_REFRESH,
+  SESSION_LIST,
+  DENYLIST_ADD,
+  rateLimitCheckScript(1),
+  rateLimitCheckScript(2),
+  rateLimitCheckScript(3),
+];

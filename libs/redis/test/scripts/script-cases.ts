@@ -1,0 +1,288 @@
+import { expect } from '@jest/globals';
+import type { ScriptDefinition, ScriptReply } from '../../src/engine/script.registry.js';
+import { CACHE_LOCK_FAIL } from '../../src/engine/scripts/cache.scripts.js';
+import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
+import { RATE_LIMIT_ALGORITHM_CODE, rateLimitCheckScript } from '../../src/engine/scripts/rate-limit.scripts.js';
+import {
+  DENYLIST_ADD,
+  SESSION_CREATE,
+  SESSION_LIST,
+  SESSION_REFRESH,
+  SESSION_REVOKE,
+  SESSION_REVOKE_ALL,
+  SESSION_TOUCH,
+} from '../../src/engine/scripts/session.scripts.js';
+import type { StoreEngine } from '../../src/engine/store-engine.port.js';
+import type { RateLimitAlgorithm } from '../../src/rate-limit/rate-limit.options.js';
+
+/**
+ * The inputs of the script contract suite: for every script of ALL_SCRIPTS (by name), a case that
+ * drives it with seeded random inputs, and optional examples with exact expectations. Scripts that
+ * only make sense together (the session scripts) share one case. The suite fails for a script of
+ * ALL_SCRIPTS that has no case here, and for a case whose sequence never ran one of its scripts.
+ */
+
+export type Compare = (lua: ScriptReply, twin: ScriptReply) => string | null;
+
+export interface SequenceContext {
+  /** Seeded: the same sequence on every run, so a failure reproduces. */
+  random: () => number;
+  /** Unique to this run; every key the sequence touches starts with it. */
+  space: string;
+  /**
+   * Runs the script with the same keys and arguments as Lua on Redis and as its twin in memory,
+   * at the same moment, and fails unless the replies are equal; returns the twin's reply.
+   */
+  run(script: ScriptDefinition, keys: string[], args: (string | number)[], options?: { normalize?: (r: ScriptReply) => ScriptReply; compare?: Compare }): Promise<ScriptReply>;
+  /** A plain engine operation on both sides (to set up state a script reads). */
+  both<T>(op: (engine: StoreEngine) => Promise<T>): Promise<T>;
+  /** Counts an outcome, for `reaches`. */
+  note(outcome: string): void;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface ScriptCase {
+  seeds: readonly number[];
+  sequence(ctx: SequenceContext): Promise<void>;
+  /** How often each seed must reach an outcome at least, or the sequence proves less than it claims. */
+  reaches?: Readonly<Record<string, number>>;
+  /** Exact expectations run on every StoreEngine by the engine contract suite; `k` namespaces a key. */
+  examples?: Record<string, (e: StoreEngine, k: (key: string) => string) => Promise<void>>;
+}
+
+/** A small seeded PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Replies are equal when they match exactly, except epoch-millisecond timestamps (Redis TIME and
+ * the process clock, read a few ms apart) and, where `tolerant` says so, remaining TTLs.
+ */
+export function sameReply(a: ScriptReply, b: ScriptReply, path = 'reply', tolerant: (path: string) => boolean = () => false): string | null {
+  if (typeof a === 'number' && typeof b === 'number' && ((a > 1e12 && b > 1e12) || tolerant(path))) return Math.abs(a - b) <= 250 ? null : `${path}: ${a} vs ${b}`;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return `${path}: length ${a.length} vs ${b.length} (${JSON.stringify(a)} vs ${JSON.stringify(b)})`;
+    for (let i = 0; i < a.length; i++) {
+      const d = sameReply(a[i]!, b[i]!, `${path}[${i}]`, tolerant);
+      if (d) return d;
+    }
+    return null;
+  }
+  return a === b ? null : `${path}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
+}
+
+const once = (outcomes: string[]): Record<string, number> => Object.fromEntries(outcomes.map((o) => [o, 1]));
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/* ------------------------------------------------------------------------------------------------
+ * Locks, counters, the cache's lock-fail: owner checks on a few keys, windowed counters.
+ * ---------------------------------------------------------------------------------------------- */
+
+const ENGINE_CASE: ScriptCase = {
+  seeds: [7, 8],
+  reaches: once(['release:1', 'release:0', 'extend:1', 'extend:0', 'lockFail:1', 'lockFail:0', 'counter:new', 'counter:more']),
+  async sequence({ random, space, run, both, note }) {
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const locks = [0, 1, 2, 3].map((i) => `${space}lock:{l${i}}`);
+    const counters = [0, 1].map((i) => `${space}ctr:{c${i}}`);
+    const tokens = ['owner-1', 'owner-2', 'owner-3'];
+    // The second element of counter-incr is a remaining TTL, read on two clocks.
+    const ttlTolerant: Compare = (l, t) => sameReply(l, t, 'reply', (p) => p === 'reply[1]');
+    for (let step = 0; step < 200; step++) {
+      const dice = random();
+      const key = pick(locks);
+      if (dice < 0.25) {
+        const token = pick(tokens);
+        await both((e) => e.set(key, token, { ttlMs: 60_000 }));
+      } else if (dice < 0.45) {
+        note(`release:${String(await run(LOCK_RELEASE, [key], [pick(tokens)]))}`);
+      } else if (dice < 0.65) {
+        note(`extend:${String(await run(LOCK_EXTEND, [key], [pick(tokens), pick([1_000, 60_000, 120_000])]))}`);
+      } else if (dice < 0.8) {
+        const token = pick(tokens);
+        note(`lockFail:${String(await run(CACHE_LOCK_FAIL, [key], [token, `${token}!loader failed ${step}`, 30_000]))}`);
+      } else {
+        const windowMs = pick([10_000, 60_000]);
+        const reply = (await run(COUNTER_INCR, [pick(counters)], [1 + Math.floor(random() * 5), windowMs], { compare: ttlTolerant })) as number[];
+        note(reply[1] === windowMs ? 'counter:new' : 'counter:more');
+      }
+    }
+  },
+  examples: {
+    'lock release and extend only act for the owner': async (e, k) => {
+      await e.set(k('lock'), 'owner-1', { ttlMs: 1000 });
+      expect(await e.runScript(LOCK_EXTEND, [k('lock')], ['owner-2', 5000])).toBe(0);
+      expect(await e.runScript(LOCK_EXTEND, [k('lock')], ['owner-1', 5000])).toBe(1);
+      expect(await e.pttl(k('lock'))).toBeGreaterThan(1000);
+      expect(await e.runScript(LOCK_RELEASE, [k('lock')], ['owner-2'])).toBe(0);
+      expect(await e.get(k('lock'))).toBe('owner-1');
+      expect(await e.runScript(LOCK_RELEASE, [k('lock')], ['owner-1'])).toBe(1);
+      expect(await e.get(k('lock'))).toBeNull();
+      expect(await e.runScript(LOCK_RELEASE, [k('lock')], ['owner-1'])).toBe(0);
+    },
+    'a windowed counter starts its window on the first hit': async (e, k) => {
+      expect(await e.runScript(COUNTER_INCR, [k('ctr')], [1, 10_000])).toEqual([1, 10_000]);
+      const [value, ttl] = (await e.runScript(COUNTER_INCR, [k('ctr')], [4, 99_999])) as [number, number];
+      expect(value).toBe(5);
+      expect(ttl).toBeGreaterThan(9_000);
+      expect(ttl).toBeLessThanOrEqual(10_000);
+    },
+  },
+};
+
+/* ------------------------------------------------------------------------------------------------
+ * Sessions and the deny-list: one interleaved sequence, since touch, refresh, revoke and list act
+ * on what create made.
+ * ---------------------------------------------------------------------------------------------- */
+
+/** list replies are ordered by expiry; entries created in the same millisecond tie on one clock only. */
+const byHash = (reply: ScriptReply): ScriptReply => (Array.isArray(reply) ? [...reply].sort((x, y) => String((x as ScriptReply[])[0]).localeCompare(String((y as ScriptReply[])[0]))) : reply);
+
+const SESSION_CASE: ScriptCase = {
+  seeds: [20261122],
+  // The sequence reached every branch, or it proved less than it claims.
+  reaches: once(['create:1', 'touch:1', 'touch:0', 'refresh:1', 'refresh:0', 'refresh:-1', 'revoke:1', 'revoke:0', 'list:some', 'deny:1', 'deny:0']),
+  async sequence({ random, space, run, both, note, sleep }) {
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const token = (n = 43) => Array.from({ length: n }, () => ALPHABET[Math.floor(random() * 64)]).join('');
+    const users = [1, 2, 3].map((i) => `${space}sess:{u:${i}}:`);
+    const sessions = new Map<string, string[]>(users.map((u) => [u, []]));
+    const refreshes = new Map<string, string[]>(users.map((u) => [u, []]));
+
+    for (let step = 0; step < 400; step++) {
+      const base = pick(users);
+      const known = sessions.get(base)!;
+      const knownRefresh = refreshes.get(base)!;
+      const dice = random();
+      if (dice < 0.25 || known.length === 0) {
+        const h = token();
+        const rh = token();
+        const short = random() < 0.2;
+        const reply = (await run(SESSION_CREATE, [base], [h, rh, token(22), short ? 150 : 3_600_000, 7_200_000, 0, '', base, 'ua', 'ip', '{"n":1}'])) as number[];
+        note(`create:${reply[0]}`);
+        known.push(h);
+        knownRefresh.push(rh);
+      } else if (dice < 0.45) {
+        const reply = (await run(SESSION_TOUCH, [base], [random() < 0.9 ? pick(known) : token(), random() < 0.8 ? '1' : '0', random() < 0.5 ? 0 : 60_000])) as ScriptReply[];
+        note(`touch:${reply[0]}`);
+      } else if (dice < 0.65) {
+        const h = token();
+        const rh = token();
+        const reply = (await run(SESSION_REFRESH, [base], [random() < 0.9 ? pick(knownRefresh) : token(), h, rh])) as number[];
+        note(`refresh:${reply[0]}`);
+        if (reply[0] === 1) {
+          known.push(h);
+          knownRefresh.push(rh);
+        }
+      } else if (dice < 0.75) {
+        note(`revoke:${String(await run(SESSION_REVOKE, [base], [pick(known)]))}`);
+      } else if (dice < 0.8) {
+        note(`revokeAll:${String(await run(SESSION_REVOKE_ALL, [base], [random() < 0.5 ? pick(known) : '']))}`);
+      } else if (dice < 0.92) {
+        const reply = (await run(SESSION_LIST, [base], [], { normalize: byHash })) as ScriptReply[];
+        note(`list:${reply.length > 0 ? 'some' : 'none'}`);
+      } else {
+        const key = `${space}sess:dl:${token(8)}`;
+        const exp = Date.now() + (random() < 0.3 ? -1_000 : 60_000);
+        note(`deny:${String(await run(DENYLIST_ADD, [key], [exp]))}`);
+        await both((e) => e.exists(key));
+      }
+      // Every so often let the short-lived sessions expire, so the expiry branches run too.
+      if (step % 100 === 99) await sleep(300);
+    }
+  },
+};
+
+/* ------------------------------------------------------------------------------------------------
+ * Rate-limit check: three algorithms, 1 to 3 policies a request, explicit clock far in the future.
+ * ---------------------------------------------------------------------------------------------- */
+
+interface Policy {
+  algorithm: RateLimitAlgorithm;
+  limit: number;
+  windowMs: number;
+  cost?: number;
+}
+
+const rateLimitArgs = (now: number, policies: Policy[]) => [now, ...policies.flatMap((p) => [RATE_LIMIT_ALGORITHM_CODE[p.algorithm], p.limit, p.windowMs, p.cost ?? 1])];
+
+// Far enough in the future that Redis never expires a key before the simulated clock is done with it.
+const T0 = Math.ceil((Date.now() + 3_600_000) / 10_000) * 10_000;
+
+/** The same reply bar the origin flag: 1 when Redis decided (Lua), 0 when memory did (twin). */
+const barOriginFlag: Compare = (lua, twin) => {
+  const [l, t] = [lua as number[], twin as number[]];
+  if (l[0] !== 1) return `the Lua reply must start with 1: ${JSON.stringify(l)}`;
+  if (t[0] !== 0) return `the twin reply must start with 0: ${JSON.stringify(t)}`;
+  return sameReply(l.slice(1), t.slice(1));
+};
+
+const RATE_LIMIT_CASE: ScriptCase = {
+  seeds: [1, 2, 3, 4, 5, 6],
+  // The sequences exercise both outcomes (more than 5 of each), or equality would prove little.
+  reaches: { allowed: 6, refused: 6 },
+  async sequence({ random, space, run, note }) {
+    const algorithms: RateLimitAlgorithm[] = ['sliding-window', 'fixed-window', 'token-bucket'];
+    // Three subjects, each with a fixed set of 1-3 policies (a key always has one algorithm).
+    const subjects = [0, 1, 2].map((s) => {
+      const n = 1 + Math.floor(random() * 3);
+      return Array.from({ length: n }, (_, i) => ({
+        key: `${space}rl:{${s}}:p${i}`,
+        algorithm: algorithms[Math.floor(random() * 3)]!,
+        limit: 1 + Math.floor(random() * 7),
+        windowMs: [250, 1000, 1500, 3000][Math.floor(random() * 4)]!,
+      }));
+    });
+    let now = T0 + Math.floor(random() * 1000);
+    for (let step = 0; step < 160; step++) {
+      now += Math.floor(random() * random() * 400);
+      const subject = subjects[Math.floor(random() * 3)]!;
+      const policies = subject.map((p) => ({ algorithm: p.algorithm, limit: p.limit, windowMs: p.windowMs, cost: 1 + Math.floor(random() * random() * p.limit) }));
+      const keys = subject.map((p) => p.key);
+      const reply = (await run(rateLimitCheckScript(keys.length), keys, rateLimitArgs(now, policies), { compare: barOriginFlag })) as number[];
+      note(reply[1] === 1 ? 'allowed' : 'refused');
+    }
+  },
+  examples: {
+    'rate-limit check with the server clock (now = 0) answers from the store clock (Redis TIME)': async (e, k) => {
+      const key = k('rl:{clock}:p');
+      const p: Policy[] = [{ algorithm: 'fixed-window', limit: 2, windowMs: 60_000 }];
+      const replies: number[][] = [];
+      for (let i = 0; i < 3; i++) replies.push((await e.runScript(rateLimitCheckScript(1), [key], rateLimitArgs(0, p))) as number[]);
+      expect(replies.map((r) => r[1])).toEqual([1, 1, 0]);
+      const retry = replies[2]![5]!;
+      expect(retry).toBeGreaterThan(55_000);
+      expect(retry).toBeLessThanOrEqual(60_000);
+    },
+  },
+};
+
+/** Keyed by script name (every policy-count variant of the rate-limit check shares its name). */
+export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
+  'lock-release': ENGINE_CASE,
+  'lock-extend': ENGINE_CASE,
+  'counter-incr': ENGINE_CASE,
+  'cache-lock-fail': ENGINE_CASE,
+  'session-create': SESSION_CASE,
+  'session-touch': SESSION_CASE,
+  'session-revoke': SESSION_CASE,
+  'session-revoke-all': SESSION_CASE,
+  'session-refresh': SESSION_CASE,
+  'session-list': SESSION_CASE,
+  'denylist-add': SESSION_CASE,
+  'rate-limit-check': RATE_LIMIT_CASE,
+};
+
+/** Every example of every case, once, for the engine contract suite. */
+export function scriptExamples(): [string, NonNullable<ScriptCase['examples']>[string]][] {
+  return [...new Set(Object.values(SCRIPT_CASES))].flatMap((c) => Object.entries(c.examples ?? {}));
+}
