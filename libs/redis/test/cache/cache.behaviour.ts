@@ -350,8 +350,11 @@ export function runCacheSuite(target: CacheTarget, setup: { beforeAll?: () => Pr
         const first = a.cache.getOrSet('bad', boom);
         await sleep(30);
         const second = b.cache.getOrSet('bad', boom);
-        await expect(first).rejects.toThrow('upstream 503');
-        await expect(second).rejects.toMatchObject({ code: 'E_CACHE_REMOTE_LOAD', message: expect.stringContaining('upstream 503') });
+        // Both expectations are attached before either settles: B may learn of the failure first.
+        await Promise.all([
+          expect(first).rejects.toThrow('upstream 503'),
+          expect(second).rejects.toMatchObject({ code: 'E_CACHE_REMOTE_LOAD', message: expect.stringContaining('upstream 503') }),
+        ]);
         expect(failing).toBe(1);
       });
 
