@@ -18,6 +18,7 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],
   },
+  setupFiles: ['<rootDir>/test/support/jest.setup.ts'],
   testTimeout: 60_000,
   maxWorkers: 2,
 };
