@@ -23,10 +23,14 @@ export {
   InjectStoreEngine,
 } from './connection/redis.tokens.js';
 export type {
+  CallOptions,
   EngineMode,
+  JournalClass,
   MessageHandler,
   MsetEntry,
   PatternMessageHandler,
+  ReplayIncomplete,
+  ReplayRefused,
   SetOptions,
   StoreEngine,
   Unsubscribe,
@@ -47,7 +51,7 @@ export {
 } from './session/session.service.js';
 export { TokenDenylist, type DenyInput } from './session/token-denylist.service.js';
 export { SESSION_DEFAULTS, type SessionOptions } from './session/session.options.js';
-export { SessionInputError, DenylistInputError } from './session/session.errors.js';
+export { SessionInputError, DenylistInputError, SessionUnavailableError } from './session/session.errors.js';
 export { PubSubService, type PubSubHandler, type PubSubPatternHandler } from './pubsub/pubsub.service.js';
 export { PubSubChannelError, PubSubHandlerError, PubSubMessageError } from './pubsub/pubsub.errors.js';
 export {
@@ -63,6 +67,8 @@ export {
   RedisUnavailableError,
   RedisTimeoutError,
   MemoryLimitError,
+  JournalFullError,
+  ClearRefusedError,
 } from './redis.errors.js';
 export { RateLimit, SkipRateLimit } from './rate-limit/rate-limit.decorator.js';
 export { RateLimitGuard, RATE_LIMIT_OPTIONS, type RateLimitDecision, type ScopedPolicy, type DecisionSource } from './rate-limit/rate-limit.guard.js';
