@@ -7,6 +7,7 @@ import { CACHE_LOCK_FAIL } from '../engine/scripts/cache.scripts.js';
 import type { StoreEngine, Unsubscribe } from '../engine/store-engine.port.js';
 import type { RedisMetrics } from '../metrics/redis-metrics.js';
 import { toMs, type Duration } from '../duration.js';
+import { RedisUnavailableError } from '../redis.errors.js';
 import { CorruptEntryError, decodeEnvelope, encodeEnvelope, type Envelope } from './cache.envelope.js';
 import { CacheInputError, CacheRemoteLoadError } from './cache.errors.js';
 import { checkKey, checkName, encodeSegment, lockKey, tagKey, valueKey } from './cache.keys.js';
@@ -42,6 +43,8 @@ export interface CacheStats {
   loadErrors: number;
   /** Values under our keys that could not be decoded (removed, read as misses). */
   corrupt: number;
+  /** `getOrSet` calls answered by the loader alone, not stored: Redis away with `fallback: 'none'`. */
+  bypasses: number;
   /** (hits + staleHits) / (hits + staleHits + misses); 0 before the first read. */
   hitRatio: number;
   /**
@@ -52,7 +55,7 @@ export interface CacheStats {
 }
 
 /** How a read was answered: what `@Cacheable` reports in `X-Cache`. */
-export type CacheOutcome = 'HIT' | 'MISS' | 'STALE';
+export type CacheOutcome = 'HIT' | 'MISS' | 'STALE' | 'BYPASS';
 
 type Counters = Omit<CacheStats, 'namespace' | 'hitRatio' | 'pendingInvalidations'>;
 
@@ -138,7 +141,7 @@ class CacheCore {
   counter(ns: string): Counters {
     let c = this.counters.get(ns);
     if (!c) {
-      c = { hits: 0, l1Hits: 0, misses: 0, staleHits: 0, loads: 0, loadErrors: 0, corrupt: 0 };
+      c = { hits: 0, l1Hits: 0, misses: 0, staleHits: 0, loads: 0, loadErrors: 0, corrupt: 0, bypasses: 0 };
       this.counters.set(ns, c);
     }
     return c;
@@ -498,7 +501,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     // call cannot slip in between a failed load and its error reaching the others.
     let flight = this.core.inflight.get(full);
     if (!flight) {
-      flight = this.resolveOnce(full, loader, ttlMs, graceMs, tags).finally(() => this.core.inflight.delete(full));
+      // Redis away with no fallback: the cache degrades to its source (loaded, not stored).
+      const bypass = async (e: unknown) => (e instanceof RedisUnavailableError ? { value: await loader(), outcome: 'BYPASS' as const } : Promise.reject(e));
+      flight = this.resolveOnce(full, loader, ttlMs, graceMs, tags).catch(bypass).finally(() => this.core.inflight.delete(full));
       this.core.inflight.set(full, flight);
     }
     const result = (await flight) as { value: T; outcome: CacheOutcome };
@@ -509,6 +514,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     } else if (result.outcome === 'STALE') {
       c.staleHits++;
       this.core.metrics?.cacheStale(this.label);
+    } else if (result.outcome === 'BYPASS') {
+      c.bypasses++;
+      this.core.metrics?.cacheBypass(this.label);
     } else {
       c.misses++;
       this.core.metrics?.cacheMiss(this.label);
