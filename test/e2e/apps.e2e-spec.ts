@@ -265,8 +265,8 @@ describe('demo and gateway over HTTP: two instances of each on one Redis', () =>
         expect(r.status).toBe(200);
         expect(r.body.items).toHaveLength(3);
       }
-      // Unverifiable sessions are refused, not waved through.
-      expect((await call(GB.url, 'GET', '/api/auth/sessions', { token: alice.sessionId })).status).toBe(401);
+      // Unverifiable sessions are refused, not waved through: 503 ("cannot check"), not 401.
+      expect((await call(GB.url, 'GET', '/api/auth/sessions', { token: alice.sessionId })).status).toBe(503);
       const patched = await call(A.url, 'PATCH', '/trips/5', { headers: asAliceFromGateway, body: { title: 'Renamed during the outage' } });
       expect(patched.status).toBe(200);
       expect((await call(A.url, 'DELETE', `/auth/sessions/${handle}`, { headers: { ...asAliceFromGateway, 'x-user-id': 'bob', 'x-user-role': 'member' } })).status).toBe(200);

@@ -32,6 +32,8 @@ export {
   RedisUnavailableError,
   RedisTimeoutError,
   MemoryLimitError,
+  JournalFullError,
+  ClearRefusedError,
 } from './redis.errors.js';
 
 // ---- The store port ---------------------------------------------------------------------------
@@ -39,12 +41,14 @@ export type { StoreEngine } from './engine/store-engine.port.js';
 export type {
   CallOptions,
   EngineMode,
+  JournalClass,
   MessageHandler,
   ModeListener,
   MsetEntry,
   PatternMessageHandler,
   ReplayIncomplete,
   ReplayIncompleteListener,
+  ReplayRefused,
   SetOptions,
   Unsubscribe,
   WriteOptions,
@@ -73,7 +77,7 @@ export {
 } from './session/session.service.js';
 export { TokenDenylist, type DenyInput } from './session/token-denylist.service.js';
 export { SESSION_DEFAULTS, type SessionOptions } from './session/session.options.js';
-export { SessionInputError, DenylistInputError } from './session/session.errors.js';
+export { SessionInputError, DenylistInputError, SessionUnavailableError } from './session/session.errors.js';
 
 // ---- Rate limiting ----------------------------------------------------------------------------
 export { RateLimit, SkipRateLimit } from './rate-limit/rate-limit.decorator.js';

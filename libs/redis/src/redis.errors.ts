@@ -39,6 +39,27 @@ export class RedisTimeoutError extends RedisKitError {
   }
 }
 
+/**
+ * A write made while Redis is away could not be kept for replay because its journal is full
+ * (`breaker.securityJournalLimit` for revocations and denies, `breaker.journalLimit` for session
+ * creations). Nothing was written: retry later, or refuse the operation.
+ */
+export class JournalFullError extends RedisKitError {
+  constructor(
+    readonly journal: string,
+    limit: number,
+  ) {
+    super('E_JOURNAL_FULL', `Redis is unavailable and the ${journal} journal is full (${limit} writes waiting for Redis); nothing was written`);
+  }
+}
+
+/** `clear()` was refused: without a `keyPrefix` it would empty the whole database, and it is never journaled. */
+export class ClearRefusedError extends RedisKitError {
+  constructor(message: string) {
+    super('E_CLEAR_REFUSED', message);
+  }
+}
+
 /** The in-memory store refused a write that can never fit its bounds. */
 export class MemoryLimitError extends RedisKitError {
   constructor(message: string) {

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import { ForbiddenException, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { SessionService, TokenDenylist } from 'nestjs-redis-kit';
+import { ForbiddenException, Inject, Injectable, ServiceUnavailableException, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { SessionService, SessionUnavailableError, TokenDenylist } from 'nestjs-redis-kit';
 import {
   bearerToken,
   DENYLIST_ISSUER,
@@ -57,10 +57,18 @@ export class AuthGuard implements CanActivate {
   private async fromSession(req: AuthRequest): Promise<AuthUser | undefined> {
     const sessionId = bearerToken(req.headers);
     if (!sessionId) return undefined;
-    const [session, denied] = await Promise.all([
-      this.sessions.validate<SessionData>(sessionId),
-      this.denylist.isDenied({ jti: sessionJti(sessionId), iss: DENYLIST_ISSUER }),
-    ]);
+    let session;
+    let denied;
+    try {
+      [session, denied] = await Promise.all([
+        this.sessions.validate<SessionData>(sessionId),
+        this.denylist.isDenied({ jti: sessionJti(sessionId), iss: DENYLIST_ISSUER }),
+      ]);
+    } catch (error) {
+      // "Could not check" is not "invalid": 503, and the client keeps its session.
+      if (error instanceof SessionUnavailableError) throw new ServiceUnavailableException('the session cannot be checked right now; try again shortly');
+      throw error;
+    }
     if (!session || denied) return undefined;
     return { id: session.userId, role: session.data?.role === 'admin' ? 'admin' : 'member', sessionId };
   }

@@ -1,5 +1,5 @@
-import { Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
-import { SessionService, TokenDenylist, type SessionListEntry, type SessionTokens } from 'nestjs-redis-kit';
+import { Injectable, NotFoundException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import { JournalFullError, SessionService, SessionUnavailableError, TokenDenylist, type SessionListEntry, type SessionTokens } from 'nestjs-redis-kit';
 import { UsersRepository } from './auth.repository.js';
 import { DUMMY_HASH, verifyPassword } from './auth.password.js';
 import { DENYLIST_ISSUER, sessionJti, type AuthUser, type SessionData } from './auth.user.js';
@@ -34,17 +34,31 @@ export class AuthService {
   }
 
   /**
-   * Ends the caller's session, and denies it until its absolute expiry: if Redis loses the
+   * Ends the presented session, and denies it until its absolute expiry: if Redis loses the
    * revocation (an outage replay racing a create replayed by another instance), the deny-list
-   * entry, journaled the same way, still refuses it.
+   * entry, journaled the same way, still refuses it. It works while the session cannot be
+   * checked (Redis away): both writes are then journaled as security writes and reach Redis when
+   * it returns, so a session the user ended does not come back. Only when that journal is full
+   * does it fail (503): the user is told, rather than believe a logout that would be lost.
    */
-  async logout(user: AuthUser): Promise<{ revoked: boolean }> {
-    if (!user.sessionId) throw new UnauthorizedException('logout needs the session: Authorization: Bearer <sessionId>');
-    const session = await this.sessions.validate(user.sessionId);
-    const revoked = await this.sessions.revoke(user.sessionId);
-    const expMs = session?.absoluteExpiresAt ?? Date.now() + this.sessions.options.absoluteMs;
-    await this.denylist.deny({ jti: sessionJti(user.sessionId), iss: DENYLIST_ISSUER, exp: Math.ceil(expMs / 1000) });
-    return { revoked };
+  async logout(sessionId: string | undefined): Promise<{ revoked: true }> {
+    if (!sessionId) throw new UnauthorizedException('logout needs the session: Authorization: Bearer <sessionId>');
+    const session = await this.sessions.validate(sessionId).catch((error: unknown) => {
+      if (error instanceof SessionUnavailableError) return null;
+      throw error;
+    });
+    try {
+      const revoked = await this.sessions.revoke(sessionId);
+      // Unknown or already ended (Redis said so): nothing to deny, and no deny-list write for a
+      // string anyone can make up.
+      if (!revoked) throw new UnauthorizedException('the session is not valid (expired or revoked)');
+      const expMs = session?.absoluteExpiresAt ?? Date.now() + this.sessions.options.absoluteMs;
+      await this.denylist.deny({ jti: sessionJti(sessionId), iss: DENYLIST_ISSUER, exp: Math.ceil(expMs / 1000) });
+      return { revoked: true };
+    } catch (error) {
+      if (error instanceof JournalFullError) throw new ServiceUnavailableException('the logout could not be recorded right now; try again shortly');
+      throw error;
+    }
   }
 
   async logoutAll(user: AuthUser): Promise<{ revoked: number }> {

@@ -1,13 +1,15 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { RedisConnection, SessionService, TokenDenylist } from 'nestjs-redis-kit';
+import { RedisConnection, SessionService, SessionUnavailableError, TokenDenylist } from 'nestjs-redis-kit';
 
 /** What the edge knows about the caller; `user` is what RateLimitGuard keys per-user budgets on. */
 export interface EdgeRequest {
   headers: Record<string, string | string[] | undefined>;
   user?: { id: string; role: 'admin' | 'member' };
-  /** A Bearer session was presented and is not valid (unknown, expired, revoked, or unverifiable). */
+  /** A Bearer session was presented and is not valid (unknown, expired, revoked). */
   edgeAuthRejected?: boolean;
+  /** A Bearer session was presented and could not be checked (Redis away): 503, not 401. */
+  edgeAuthUnavailable?: boolean;
 }
 
 /** Must match the demo's deny-list entries (apps/demo/src/auth/auth.user.ts). */
@@ -34,12 +36,18 @@ export class EdgeAuthMiddleware implements NestMiddleware {
       // Without Redis each process has its own embedded store and cannot see the demo's sessions:
       // the demo, which holds them, validates the Bearer itself.
       if (sessionId && this.connection.client !== null) {
-        const [session, denied] = await Promise.all([
-          this.sessions.validate<{ role?: string }>(sessionId),
-          this.denylist.isDenied({ jti: sessionJti(sessionId), iss: DENYLIST_ISSUER }),
-        ]);
-        if (session && !denied) req.user = { id: session.userId, role: session.data?.role === 'admin' ? 'admin' : 'member' };
-        else req.edgeAuthRejected = true;
+        try {
+          const [session, denied] = await Promise.all([
+            this.sessions.validate<{ role?: string }>(sessionId),
+            this.denylist.isDenied({ jti: sessionJti(sessionId), iss: DENYLIST_ISSUER }),
+          ]);
+          if (session && !denied) req.user = { id: session.userId, role: session.data?.role === 'admin' ? 'admin' : 'member' };
+          else req.edgeAuthRejected = true;
+        } catch (error) {
+          // "Could not check" is not "invalid": the client keeps its session and retries later.
+          if (!(error instanceof SessionUnavailableError)) throw error;
+          req.edgeAuthUnavailable = true;
+        }
       }
       next();
     } catch (error) {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { All, Controller, Post, Req, Res, UnauthorizedException } from '@nestjs/common';
+import { All, Controller, Post, Req, Res, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { RateLimit } from 'nestjs-redis-kit';
 import type { EdgeRequest } from '../edge-auth/edge-auth.middleware.js';
 import { ProxyService } from './proxy.service.js';
@@ -22,13 +22,22 @@ export class ProxyController {
     return this.forward(req, res);
   }
 
+  // Logging out must work while sessions cannot be checked: the demo revokes the presented session
+  // by its id (journaled while Redis is away), so it cannot come back when Redis does.
+  @Post('auth/logout')
+  logout(@Req() req: Incoming, @Res() res: ServerResponse): Promise<void> {
+    if (req.edgeAuthRejected) throw new UnauthorizedException('the session is not valid (expired or revoked)');
+    return this.proxy.forward(req, res);
+  }
+
   @All('*path')
   any(@Req() req: Incoming, @Res() res: ServerResponse): Promise<void> {
     return this.forward(req, res);
   }
 
   private forward(req: Incoming, res: ServerResponse): Promise<void> {
-    if (req.edgeAuthRejected) throw new UnauthorizedException('the session is not valid (expired, revoked, or could not be verified); log in again');
+    if (req.edgeAuthRejected) throw new UnauthorizedException('the session is not valid (expired or revoked); log in again');
+    if (req.edgeAuthUnavailable) throw new ServiceUnavailableException('the session cannot be checked right now; try again shortly');
     return this.proxy.forward(req, res);
   }
 }

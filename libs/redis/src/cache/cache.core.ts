@@ -66,7 +66,7 @@ export class CacheCore {
   counter(ns: string): Counters {
     let c = this.counters.get(ns);
     if (!c) {
-      c = { hits: 0, l1Hits: 0, misses: 0, staleHits: 0, loads: 0, loadErrors: 0, corrupt: 0 };
+      c = { hits: 0, l1Hits: 0, misses: 0, staleHits: 0, loads: 0, loadErrors: 0, corrupt: 0, bypasses: 0 };
       this.counters.set(ns, c);
     }
     return c;

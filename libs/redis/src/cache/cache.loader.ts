@@ -2,6 +2,7 @@ import { LOCK_EXTEND, LOCK_RELEASE } from '../engine/scripts/engine.scripts.js';
 import { CACHE_LOCK_FAIL } from '../engine/scripts/cache.scripts.js';
 import type { CacheCore } from './cache.core.js';
 import type { CacheEntries } from './cache.entries.js';
+import { RedisUnavailableError } from '../redis.errors.js';
 import { CacheRemoteLoadError } from './cache.errors.js';
 import { lockKey, newToken } from './cache.keys.js';
 import type { CacheTags } from './cache.tags.js';
@@ -48,7 +49,10 @@ export class CacheLoader {
     const inflight = this.core.inflight;
     let flight = inflight.get(request.full);
     if (!flight) {
-      flight = this.resolveOnce(request).finally(() => inflight.delete(request.full));
+      // Redis away with no fallback: the cache degrades to its source (loaded, not stored).
+      const bypass = async (e: unknown): Promise<Loaded> =>
+        e instanceof RedisUnavailableError ? { value: await request.loader(), outcome: 'BYPASS' } : Promise.reject(e);
+      flight = this.resolveOnce(request).catch(bypass).finally(() => inflight.delete(request.full));
       inflight.set(request.full, flight);
     }
     return flight;

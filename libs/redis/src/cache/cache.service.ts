@@ -229,6 +229,9 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     } else if (result.outcome === 'STALE') {
       c.staleHits++;
       this.core.metrics?.cacheStale(this.label);
+    } else if (result.outcome === 'BYPASS') {
+      c.bypasses++;
+      this.core.metrics?.cacheBypass(this.label);
     } else {
       c.misses++;
       this.core.metrics?.cacheMiss(this.label);

@@ -29,6 +29,8 @@ export interface CacheStats {
   loadErrors: number;
   /** Values under our keys that could not be decoded (removed, read as misses). */
   corrupt: number;
+  /** `getOrSet` calls answered by the loader alone, not stored: Redis away with `fallback: 'none'`. */
+  bypasses: number;
   /** (hits + staleHits) / (hits + staleHits + misses); 0 before the first read. */
   hitRatio: number;
   /**
@@ -39,4 +41,4 @@ export interface CacheStats {
 }
 
 /** How a read was answered: what `@Cacheable` reports in `X-Cache`. */
-export type CacheOutcome = 'HIT' | 'MISS' | 'STALE';
+export type CacheOutcome = 'HIT' | 'MISS' | 'STALE' | 'BYPASS';

@@ -34,8 +34,23 @@ export interface BreakerOptions {
   /** First delay between background probes while the breaker is open; doubles up to `maxProbeIntervalMs`. */
   probeIntervalMs?: number;
   maxProbeIntervalMs?: number;
-  /** Writes kept for replay while Redis is away; past this the journal overflows (see `FallbackEngine`). */
+  /**
+   * Invalidations and creations kept for replay while Redis is away. Past this an invalidation is
+   * dropped (and `replay-incomplete` asks for a wider measure on recovery) and a creation is
+   * refused with `JournalFullError`.
+   */
   journalLimit?: number;
+  /**
+   * Revocations and denies kept for replay while Redis is away, counted apart so no burst of other
+   * writes can push one out. Past this the call rejects with `JournalFullError`. Default 10 000.
+   */
+  securityJournalLimit?: number;
+  /** Journaled writes sent to Redis together (pipelined) per replay round trip. Default 500. */
+  replayBatchSize?: number;
+  /** Tries for a write Redis refuses on replay (OOM, NOPERM, MISCONF...) before it is reported. Default 3. */
+  replayAttempts?: number;
+  /** Delay before the second try of a refused replay write, doubling after. Default 250 ms. */
+  replayRetryMs?: number;
 }
 
 /** Where Redis is and how to talk to it; `RedisConnectionOptions` adds the capability sections. */
@@ -90,7 +105,16 @@ export const REDIS_DEFAULTS = {
   commandTimeoutMs: 300,
   connectTimeoutMs: 2_000,
   memory: { maxEntries: 100_000, maxBytes: 64 * 1024 * 1024 },
-  breaker: { failureThreshold: 3, probeIntervalMs: 250, maxProbeIntervalMs: 5_000, journalLimit: 10_000 },
+  breaker: {
+    failureThreshold: 3,
+    probeIntervalMs: 250,
+    maxProbeIntervalMs: 5_000,
+    journalLimit: 10_000,
+    securityJournalLimit: 10_000,
+    replayBatchSize: 500,
+    replayAttempts: 3,
+    replayRetryMs: 250,
+  },
 } as const;
 
 const isPort = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65_535;
@@ -179,7 +203,7 @@ export function resolveRedisOptions(options: RedisConnectionOptions = {}): Resol
     const v = o.memory?.[k];
     if (v !== undefined && !isPositiveInt(v)) problems.push(`memory.${k} must be a positive integer (got ${String(v)})`);
   }
-  for (const k of ['failureThreshold', 'probeIntervalMs', 'maxProbeIntervalMs', 'journalLimit'] as const) {
+  for (const k of ['failureThreshold', 'probeIntervalMs', 'maxProbeIntervalMs', 'journalLimit', 'securityJournalLimit', 'replayBatchSize', 'replayAttempts', 'replayRetryMs'] as const) {
     const v = o.breaker?.[k];
     if (v !== undefined && !isPositiveInt(v)) problems.push(`breaker.${k} must be a positive integer (got ${String(v)})`);
   }

@@ -57,7 +57,8 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
     }
     this.ownsClient = target.kind !== 'client';
     this.client = target.kind === 'client' ? target.client : createRedisClient(target, options);
-    const redis = new RedisEngine(this.client, { keyPrefix: options.keyPrefix, onHandlerError });
+    // A subscription waits for Redis at most as long as start-up waits for the connection.
+    const redis = new RedisEngine(this.client, { keyPrefix: options.keyPrefix, onHandlerError, subscribeTimeoutMs: options.connectTimeoutMs || options.commandTimeoutMs });
     this.fallback = new FallbackEngine(redis, options.fallback === 'memory' ? memory() : null, {
       commandTimeoutMs: options.commandTimeoutMs,
       ...options.breaker,
@@ -146,6 +147,21 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
       if (!this.shutDown) fallback.connectionLost(this.lastError ?? 'connection closed');
     });
     this.detach.push(fallback.onModeChange((_mode, reason) => this.refreshStatus(reason)));
+    // One line per capability and reason until the next outage; stats() and the event carry the rest.
+    const reported = new Set<string>();
+    this.detach.push(fallback.onModeChange((mode) => mode !== 'redis' && reported.clear()));
+    this.detach.push(
+      fallback.onReplayRefused((r) => {
+        const key = `${r.capability}/${r.reason}/${r.outcome}`;
+        if (reported.has(key)) return;
+        reported.add(key);
+        this.logger.error(
+          r.outcome === 'held'
+            ? `Redis refused a ${r.capability} write made during the outage (${r.reason}, ${r.attempts} tries); ${r.capability} fails closed until it is written (retried in the background)`
+            : `Redis refused a ${r.capability} write made during the outage (${r.reason}, ${r.attempts} tries); it was dropped`,
+        );
+      }),
+    );
   }
 
   private markReady(): void {

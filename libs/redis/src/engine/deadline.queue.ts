@@ -1,4 +1,33 @@
+import { performance } from 'node:perf_hooks';
 import { RedisTimeoutError } from '../redis.errors.js';
+
+/** A clock source in milliseconds. Only its differences matter; it is meant to be monotonic. */
+export type ClockSource = () => number;
+
+export const monotonicClock: ClockSource = () => performance.now();
+
+// A deadline timer firing later than this has been held up by the event loop, not by Redis.
+const LAG_TOLERANCE_MS = 20;
+
+/**
+ * Time as deadlines see it: it advances with the clock source and never backwards (a source that
+ * jumps back adds nothing, so no deadline stretches).
+ */
+export class DeadlineClock {
+  private last: number;
+  private elapsed = 0;
+
+  constructor(private readonly source: ClockSource = monotonicClock) {
+    this.last = source();
+  }
+
+  now(): number {
+    const t = this.source();
+    if (t > this.last) this.elapsed += t - this.last;
+    this.last = t;
+    return this.elapsed;
+  }
+}
 
 interface Pending {
   at: number;
@@ -12,18 +41,32 @@ interface Pending {
  * Puts the same deadline on many promises with one timer. Every entry has the same timeout, so
  * insertion order is deadline order: a linked list gives O(1) add and remove, and only the head
  * needs a timer. This keeps the hot path free of a setTimeout per Redis command.
+ *
+ * Deadlines run on a monotonic clock (`performance.now()` unless another source is given). A late
+ * reply under event-loop lag is not a Redis failure: when the timer fires more than a few ms after
+ * it was due, the loop was blocked, and replies that arrived meanwhile have not been read yet
+ * (timers run before I/O in a loop turn). Then nothing expires on that turn: the check runs again
+ * right after the loop has read its sockets (`setImmediate`), so a reply that was waiting in the
+ * socket settles its command instead of timing it out.
  */
 export class DeadlineQueue {
   private head?: Pending;
   private tail?: Pending;
-  private timer?: NodeJS.Timeout;
+  private timer?: NodeJS.Timeout | NodeJS.Immediate;
+  private armedFor = 0;
+  readonly clock: DeadlineClock;
 
-  constructor(readonly timeoutMs: number) {}
+  constructor(
+    readonly timeoutMs: number,
+    clock: ClockSource | DeadlineClock = monotonicClock,
+  ) {
+    this.clock = clock instanceof DeadlineClock ? clock : new DeadlineClock(clock);
+  }
 
   /** Settles like `promise`, or rejects with `RedisTimeoutError` once the deadline passes. */
   race<T>(promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const node: Pending = { at: Date.now() + this.timeoutMs, reject, done: false };
+      const node: Pending = { at: this.clock.now() + this.timeoutMs, reject, done: false };
       this.append(node);
       promise.then(
         (value) => {
@@ -69,19 +112,30 @@ export class DeadlineQueue {
   }
 
   private arm(at: number): void {
-    this.timer = setTimeout(() => this.expire(), Math.max(0, at - Date.now()));
+    const now = this.clock.now();
+    this.armedFor = Math.max(at, now);
+    this.timer = setTimeout(() => this.expire(), Math.max(0, at - now));
     // The deadline must not keep a process alive on its own.
     this.timer.unref();
   }
 
   private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) {
+      clearTimeout(this.timer as NodeJS.Timeout);
+      clearImmediate(this.timer as NodeJS.Immediate);
+    }
     this.timer = undefined;
   }
 
-  private expire(): void {
+  private expire(afterIo = false): void {
     this.timer = undefined;
-    const now = Date.now();
+    const now = this.clock.now();
+    if (!afterIo && now - this.armedFor > LAG_TOLERANCE_MS) {
+      // The loop was blocked: replies may be sitting unread in the socket. Look again once it is read.
+      this.timer = setImmediate(() => this.expire(true));
+      this.timer.unref();
+      return;
+    }
     while (this.head && this.head.at <= now) {
       const node = this.head;
       this.settle(node);

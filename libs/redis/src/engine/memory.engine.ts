@@ -45,6 +45,14 @@ export class MemoryEngine implements StoreEngine {
     return () => undefined;
   }
 
+  onReplayRefused(): () => void {
+    return () => undefined;
+  }
+
+  refusedWrites(): number {
+    return 0;
+  }
+
   stats(): MemoryStoreStats {
     return this.store.stats();
   }

@@ -438,9 +438,11 @@ export class MemoryStore {
   }
 
   private rebuildHeap(): void {
-    const items = [...this.entries].filter(([, e]) => e.expiresAt !== 0).map(([key, e]) => ({ at: e.expiresAt, key }));
-    this.heap.length = 0;
-    items.sort((a, b) => a.at - b.at);
-    this.heap.push(...items);
+    const heap = this.heap;
+    heap.length = 0;
+    // One item at a time: spreading them into one push() call overflows the stack past ~125k.
+    for (const [key, e] of this.entries) if (e.expiresAt !== 0) heap.push({ at: e.expiresAt, key });
+    // A sorted array is a valid min-heap.
+    heap.sort((a, b) => a.at - b.at);
   }
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
+import { ClearRefusedError } from '../redis.errors.js';
 import { escapeGlob } from './glob.util.js';
 import type { ScriptDefinition, ScriptReply } from './script.types.js';
 import type { StoreEngine } from './store-engine.port.js';
@@ -16,6 +17,8 @@ import type {
 
 export interface RedisEngineOptions {
   keyPrefix: string;
+  /** How long `subscribe` waits for Redis to confirm; the subscription stays registered either way. Default 2 s. */
+  subscribeTimeoutMs?: number;
   onHandlerError?: (error: unknown, channel: string) => void;
 }
 
@@ -55,6 +58,24 @@ export class RedisEngine implements StoreEngine {
 
   onReplayIncomplete(): () => void {
     return () => undefined;
+  }
+
+  onReplayRefused(): () => void {
+    return () => undefined;
+  }
+
+  refusedWrites(): number {
+    return 0;
+  }
+
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
+  /** SCRIPT LOAD on every node that may run them, so EVALSHA finds them (used before a pipelined replay). */
+  async loadScripts(scripts: readonly ScriptDefinition[]): Promise<void> {
+    const nodes: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    await Promise.all(nodes.flatMap((node) => scripts.map((s) => node.script('LOAD', s.lua))));
   }
 
   private k(key: string): string {
@@ -256,6 +277,7 @@ export class RedisEngine implements StoreEngine {
   }
 
   async clear(): Promise<void> {
+    if (!this.prefix) throw new ClearRefusedError('clear() needs a keyPrefix: without one it would remove every key in the Redis database');
     for await (const batch of this.scan('*', { count: 500 })) await this.del(batch);
   }
 
@@ -280,9 +302,12 @@ export class RedisEngine implements StoreEngine {
     handlers.add(handler);
     registry.set(redisName, handlers);
     const subscriber = this.ensureSubscriber();
+    const waitMs = this.options.subscribeTimeoutMs ?? SUBSCRIBE_WAIT_MS;
     if (subscriber.status === 'ready') {
-      if (first) await subscriber[on](redisName);
-    } else if (await readySoon(subscriber, SUBSCRIBE_WAIT_MS)) {
+      // A stalled Redis (SIGSTOP) keeps the socket "ready" and never answers: wait a bounded time.
+      // The subscription is registered and Redis confirms it whenever it reads the command.
+      if (first) await withTimeout(subscriber[on](redisName), waitMs);
+    } else if (await readySoon(subscriber, waitMs)) {
       // The ready handler subscribes to everything registered, this one included.
       await this.resubscribed;
     }
@@ -346,6 +371,17 @@ export class RedisEngine implements StoreEngine {
 // while Redis is down returns at once and activates when Redis returns.
 const SUBSCRIBE_WAIT_MS = 2_000;
 
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 function readySoon(client: Client, timeoutMs: number): Promise<boolean> {
   if (!['wait', 'connecting', 'connect'].includes(client.status)) return Promise.resolve(false);
   return new Promise((resolve) => {
@@ -394,20 +430,23 @@ function toZEntries(reply: unknown): ZEntry[] {
  * Disconnects and waits until ioredis says the connection has ended. A socket still connecting is
  * only destroyed after `disconnectTimeout`, and that timer would otherwise outlive the app (and
  * show up as an open handle in tests); waiting for 'end' keeps shutdown honest and complete.
+ * A client waiting to reconnect has no socket: `disconnect()` only cancels the retry and ioredis
+ * never emits 'end' for it, so it is done at once. The safety timer is not unref'd: shutdown keeps
+ * the process alive until it has finished, rather than the process exiting half-way through.
  */
 export function disconnectAndWait(client: Redis | Cluster, timeoutMs = 3_000): Promise<void> {
   if (client.status === 'end') return Promise.resolve();
   return new Promise<void>((resolve) => {
     const timer = setTimeout(done, timeoutMs);
-    timer.unref();
     function done() {
       clearTimeout(timer);
       client.off('end', done);
       resolve();
     }
     client.once('end', done);
+    const idle = client.status === 'reconnecting' || client.status === 'wait';
     client.disconnect();
-    if (client.status === 'end') done();
+    if (idle || client.status === 'end') done();
   });
 }
 

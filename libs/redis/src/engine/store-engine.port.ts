@@ -7,6 +7,8 @@ import type {
   MsetEntry,
   PatternMessageHandler,
   ReplayIncompleteListener,
+  ReplayRefusedListener,
+  ScriptOptions,
   SetOptions,
   Unsubscribe,
   WriteOptions,
@@ -30,6 +32,13 @@ export interface StoreEngine {
   onModeChange(listener: ModeListener): () => void;
   /** Calls `listener` when Redis returned but some outage writes never reached it. */
   onReplayIncomplete(listener: ReplayIncompleteListener): () => void;
+  /** Calls `listener` when Redis refused a write made during the outage (after its retries). */
+  onReplayRefused(listener: ReplayRefusedListener): () => void;
+  /**
+   * Security writes of `capability` that Redis refused on replay and that are still being retried.
+   * While this is above 0 the capability must fail closed: one of its revocations is not on Redis.
+   */
+  refusedWrites(capability: string): number;
 
   get(key: string, options?: CallOptions): Promise<string | null>;
   /** `ttlMs` 0 or absent keeps the value until deleted. Returns false when `nx`/`xx` prevented the write. */
@@ -70,7 +79,7 @@ export interface StoreEngine {
   scan(pattern: string, options?: { count?: number } & CallOptions): AsyncIterable<string[]>;
 
   /** Runs an atomic script: Lua on Redis (EVALSHA), its TypeScript twin in memory. */
-  runScript(script: ScriptDefinition, keys: readonly string[], args: readonly (string | number)[], options?: WriteOptions): Promise<ScriptReply>;
+  runScript(script: ScriptDefinition, keys: readonly string[], args: readonly (string | number)[], options?: ScriptOptions): Promise<ScriptReply>;
 
   /** Milliseconds since the epoch on the store's clock (Redis `TIME`). */
   time(options?: CallOptions): Promise<number>;
@@ -87,7 +96,11 @@ export interface StoreEngine {
   subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe>;
   psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe>;
 
-  /** Removes every key under the engine's prefix (the whole memory store). */
+  /**
+   * Removes every key under the engine's prefix (the whole memory store). On Redis it refuses to
+   * run without a `keyPrefix` (it would empty the database) and while Redis is away (it is never
+   * journaled: a replay would also remove what other instances wrote meanwhile).
+   */
   clear(): Promise<void>;
   close(): Promise<void>;
 }

@@ -21,12 +21,45 @@ export interface CallOptions {
   fallback?: boolean;
 }
 
+/**
+ * How a write served from memory while Redis is away reaches Redis when it returns. The journal is
+ * one ordered log (a creation and its revocation replay in the order they happened) with a bound
+ * per class:
+ * - `'invalidation'` (also `true`): cache invalidations. Past `breaker.journalLimit` a write is
+ *   dropped and counted; on recovery `replay-incomplete` asks capabilities to take a wider measure.
+ * - `'durable'`: writes with no wider measure (session creations). Past `breaker.journalLimit` the
+ *   call rejects with `JournalFullError`: never resolved and then lost.
+ * - `'security'`: revocations and denies. Bounded apart by `breaker.securityJournalLimit`, so no
+ *   burst of other writes can push one out; when full the call rejects with `JournalFullError`.
+ *   If Redis refuses one on replay, the capability that wrote it stays fail-closed until it is
+ *   written (`StoreEngine.refusedWrites`).
+ */
+export type JournalClass = 'invalidation' | 'durable' | 'security';
+
 export interface WriteOptions extends CallOptions {
   /**
    * When the write is served from memory because Redis is away, keep it and apply it to Redis on
-   * recovery. For writes other instances must see: invalidations, session creation and revocation.
+   * recovery (see `JournalClass`; `true` means `'invalidation'`). For writes other instances must
+   * see: invalidations, session creation and revocation, denies.
    */
-  replayOnRecovery?: boolean;
+  replayOnRecovery?: boolean | JournalClass;
+  /** Names the capability in replay reports (`replay-refused`) and in `refusedWrites(capability)`. */
+  capability?: string;
+}
+
+/** What a replayed write may know about the outage it was made in. */
+export interface ReplayContext {
+  /**
+   * A moment on the Redis clock (epoch ms) no later than the start of the outage: every write in
+   * the journal was made after it. Measured on the monotonic clock from the last reply Redis gave,
+   * minus one command deadline, so it errs early.
+   */
+  outageStartedAt: number;
+}
+
+export interface ScriptOptions extends WriteOptions {
+  /** The arguments to send instead of `args` when the write is replayed after an outage. */
+  replayArgs?: (replay: ReplayContext) => readonly (string | number)[];
 }
 
 export interface SetOptions extends WriteOptions {
@@ -58,3 +91,20 @@ export interface ReplayIncomplete {
   dropped: number;
 }
 export type ReplayIncompleteListener = (report: ReplayIncomplete) => void;
+
+/** Redis refused (not "could not be reached") a write made during the outage, after every retry. */
+export interface ReplayRefused {
+  /** The capability that made the write (`WriteOptions.capability`), or `'unknown'`. */
+  capability: string;
+  journal: JournalClass;
+  /** The first word of Redis' reply (`OOM`, `NOPERM`, `MISCONF`...); never the command or its arguments. */
+  reason: string;
+  attempts: number;
+  /**
+   * `'held'`: a security write, kept and retried in the background; its capability stays
+   * fail-closed until it is written. `'dropped'`: given up (an invalidation also counts towards
+   * `replay-incomplete`).
+   */
+  outcome: 'held' | 'dropped';
+}
+export type ReplayRefusedListener = (report: ReplayRefused) => void;

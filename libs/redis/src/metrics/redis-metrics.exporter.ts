@@ -168,6 +168,7 @@ export class RedisMetricsExporter implements OnModuleInit, OnModuleDestroy {
       hit: new Counter({ name: this.n('cache_hits_total'), help: 'Cache reads answered from the cache, by namespace.', labelNames: ['namespace'], registers }),
       miss: new Counter({ name: this.n('cache_misses_total'), help: 'Cache reads that found nothing, by namespace.', labelNames: ['namespace'], registers }),
       stale: new Counter({ name: this.n('cache_stale_total'), help: 'Stale values served within their grace period, by namespace.', labelNames: ['namespace'], registers }),
+      bypass: new Counter({ name: this.n('cache_bypass_total'), help: "getOrSet calls answered by the loader alone (Redis away, fallback: 'none'), by namespace.", labelNames: ['namespace'], registers }),
       load: new Counter({ name: this.n('cache_loads_total'), help: 'Loader runs of getOrSet, by namespace.', labelNames: ['namespace'], registers }),
     };
     const rateLimit = new Counter({

@@ -7,7 +7,7 @@ export interface RedisMetricsRecorder {
   refreshTokenReuse(): void;
 }
 
-export type CacheMetricEvent = 'hit' | 'miss' | 'stale' | 'load';
+export type CacheMetricEvent = 'hit' | 'miss' | 'stale' | 'load' | 'bypass';
 export type RateLimitOutcome = 'allowed' | 'refused';
 /** Counts active sessions when metrics are scraped (e.g. from `SessionService.stats()`). */
 export type ActiveSessionsSource = () => number | Promise<number>;
@@ -40,6 +40,10 @@ export class RedisMetrics {
   /** A stale value was served (within its grace period) while a fresh one is loaded. */
   cacheStale(namespace: string): void {
     this.recorder?.cache(namespace, 'stale');
+  }
+  /** `getOrSet` answered from its loader alone: Redis away and no fallback (`fallback: 'none'`). */
+  cacheBypass(namespace: string): void {
+    this.recorder?.cache(namespace, 'bypass');
   }
   /** The loader of `getOrSet` ran. */
   cacheLoad(namespace: string): void {

@@ -13,3 +13,13 @@ export class DenylistInputError extends RedisKitError {
     super('E_DENYLIST_INPUT', message);
   }
 }
+
+/**
+ * The session could not be checked (Redis is away, or a revocation Redis refused is still being
+ * retried): not the same as "not valid" (`validate` then resolves `null`). Answer 503, not 401.
+ */
+export class SessionUnavailableError extends RedisKitError {
+  constructor(message = 'the session store cannot be asked right now', options?: { cause?: unknown }) {
+    super('E_SESSION_UNAVAILABLE', message, options);
+  }
+}

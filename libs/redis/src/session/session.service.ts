@@ -13,7 +13,7 @@ import {
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { toMs, type Duration } from '../duration.js';
 import { isUnavailable, SessionEngine, type EngineSource } from './session.engine.js';
-import { SessionInputError } from './session.errors.js';
+import { SessionInputError, SessionUnavailableError } from './session.errors.js';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './session.options.js';
 import { checkUserId, issueToken, newFamilyId, parseToken, sameHash, userBase } from './session.tokens.js';
 
@@ -193,12 +193,19 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
       const session = issueToken(userId);
       const refresh = issueToken(userId);
+      const family = newFamilyId();
       const reply = asList(
         await engine.runScript(
           SESSION_CREATE,
           [userBase(userId)],
-          [session.hash, refresh.hash, newFamilyId(), idleMs, this.options.absoluteMs, this.options.maxPerUser, origin, userId, userAgent, ip, data],
-          { replayOnRecovery: true },
+          [session.hash, refresh.hash, family, idleMs, this.options.absoluteMs, this.options.maxPerUser, origin, userId, userAgent, ip, data],
+          {
+            // Never dropped: when the journal is full the call fails (JournalFullError). Replayed
+            // only if no revokeAll of this user ran on Redis since the outage began.
+            replayOnRecovery: 'durable',
+            capability: 'session',
+            replayArgs: ({ outageStartedAt }) => [session.hash, refresh.hash, family, idleMs, this.options.absoluteMs, this.options.maxPerUser, origin, userId, userAgent, ip, data, outageStartedAt],
+          },
         ),
       );
       if (reply[0] === 1) {
@@ -211,12 +218,17 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     throw new SessionInputError(`no session could be created after ${CREATE_ATTEMPTS} attempts`);
   }
 
-  /** The session, with its idle timeout slid forward (throttled by `touchThrottle`), or `null`. */
+  /**
+   * The session, with its idle timeout slid forward (throttled by `touchThrottle`), or `null` when
+   * it is not valid (unknown, expired, revoked). Rejects with `SessionUnavailableError` when it
+   * cannot be checked (Redis away and `whenUnavailable: 'reject'`, or a revocation Redis refused is
+   * still pending): answer 503, not 401.
+   */
   async validate<T = unknown>(sessionId: string): Promise<Session<T> | null> {
     return this.read<T>(sessionId, this.options.touchThrottleMs);
   }
 
-  /** Slides the idle timeout now (no throttle). False when there is no live session. */
+  /** Slides the idle timeout now (no throttle). False when there is no live session; rejects like `validate`. */
   async touch(sessionId: string): Promise<boolean> {
     return (await this.read(sessionId, 0)) !== null;
   }
@@ -260,7 +272,16 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
       if (!parsed || parsed.userId !== userId) throw new SessionInputError('except must be a session id of the same user');
       keep = parsed.hash;
     }
-    const removed = Number(await this.engine.runScript(SESSION_REVOKE_ALL, [userBase(userId)], [keep], { replayOnRecovery: true }));
+    const keepEpochMs = this.options.absoluteMs;
+    const removed = Number(
+      await this.engine.runScript(SESSION_REVOKE_ALL, [userBase(userId)], [keep, '', keepEpochMs], {
+        replayOnRecovery: 'security',
+        capability: 'session',
+        // Replayed, it dates the user's revocation epoch from the outage, not from the replay: a
+        // session this instance created after it during the same outage is still replayed.
+        replayArgs: ({ outageStartedAt }) => [keep, outageStartedAt, keepEpochMs],
+      }),
+    );
     this.counters.revoked += removed;
     await this.replicate('revokeAll');
     return removed;
@@ -388,25 +409,25 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     if (!parsed) return null;
     this.startSweep();
     const local = this.options.whenUnavailable === 'allow-local';
-    if (this.store.outage() && !local) {
-      this.counters.rejectedWhileUnavailable++;
-      return null;
-    }
+    // A revocation Redis refused on replay is still being retried: any session may be one it ends.
+    if (this.engine.refusedWrites('session') > 0) throw this.unavailable('a session revocation has not reached Redis yet');
+    if (this.store.outage() && !local) throw this.unavailable();
     let reply: ScriptReply[];
     try {
-      reply = asList(await this.engine.runScript(SESSION_TOUCH, [userBase(parsed.userId)], [parsed.hash, '1', throttleMs]));
+      // 'reject': one process's memory cannot say a session is invalid, so no answer from it.
+      reply = asList(await this.engine.runScript(SESSION_TOUCH, [userBase(parsed.userId)], [parsed.hash, '1', throttleMs], { fallback: local }));
     } catch (error) {
       if (!isUnavailable(error)) throw error;
-      this.counters.rejectedWhileUnavailable++;
+      throw this.unavailable(undefined, error);
+    }
+    if (reply[0] !== 1) {
+      // Not in this instance's outage-time store says nothing about Redis.
+      if (this.store.outage()) throw this.unavailable();
       return null;
     }
-    if (reply[0] !== 1) return null;
     // Only outage-time writes live in the fallback store, so a session found there was created by
     // this instance during this outage: acceptable with 'allow-local' only.
-    if (this.store.outage() && !local) {
-      this.counters.rejectedWhileUnavailable++;
-      return null;
-    }
+    if (this.store.outage() && !local) throw this.unavailable();
     const [, uid, ua, ip, data, ca, ls, exp, abs, sid] = reply;
     // The record was found by this hash; checking it again in constant time costs nothing and
     // guards against a record filed under the wrong key.
@@ -414,8 +435,13 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     return { userId: parsed.userId, ...sessionFields<T>([ua, ip, data, ca, ls, exp, abs]) };
   }
 
+  private unavailable(why = 'Redis is unavailable', cause?: unknown): SessionUnavailableError {
+    this.counters.rejectedWhileUnavailable++;
+    return new SessionUnavailableError(`the session cannot be checked: ${why}`, { cause });
+  }
+
   private async revokeHash(userId: string, hash: string): Promise<boolean> {
-    const removed = Number(await this.engine.runScript(SESSION_REVOKE, [userBase(userId)], [hash], { replayOnRecovery: true }));
+    const removed = Number(await this.engine.runScript(SESSION_REVOKE, [userBase(userId)], [hash], { replayOnRecovery: 'security', capability: 'session' }));
     const queued = this.store.outage();
     if (removed > 0) this.counters.revoked += removed;
     await this.replicate('revoke');

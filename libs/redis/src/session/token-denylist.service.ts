@@ -23,7 +23,9 @@ const MAX_CLAIM_LENGTH = 1024;
  *
  * While Redis cannot be asked, `isDenied` answers true (`denylist.whenUnavailable: 'closed'`, the
  * default) or, with `'open'`, from the entries this instance wrote during the outage. Entries written
- * during an outage reach Redis on recovery.
+ * during an outage reach Redis on recovery; while one that Redis refused on replay is being retried,
+ * `isDenied` answers true whatever the policy. `deny` rejects with `JournalFullError` when the
+ * security journal is full.
  */
 export class TokenDenylist {
   readonly options: ResolvedSessionOptions;
@@ -54,7 +56,9 @@ export class TokenDenylist {
     if (expMs - Date.now() > this.options.denylistMaxTtlMs) {
       throw new DenylistInputError(`exp lies more than session.denylist.maxTtl (${this.options.denylistMaxTtlMs} ms) ahead; is it in milliseconds instead of seconds?`);
     }
-    const stored = Number(await this.engine.runScript(DENYLIST_ADD, [key], [expMs], { replayOnRecovery: true })) === 1;
+    // A security write: journaled apart while Redis is away, and the call fails (JournalFullError)
+    // rather than resolve and be lost when that journal is full.
+    const stored = Number(await this.engine.runScript(DENYLIST_ADD, [key], [expMs], { replayOnRecovery: 'security', capability: 'denylist' })) === 1;
     if (stored) this.counters.denied++;
     else this.counters.expiredNoop++;
     if (this.options.durability === 'replicated') {
@@ -67,6 +71,9 @@ export class TokenDenylist {
   async isDenied(input: { jti: string; iss: string }): Promise<boolean> {
     const key = this.keyOf(input);
     const closed = this.options.denylistWhenUnavailable === 'closed';
+    // A deny Redis refused on replay is still being retried: Redis cannot answer for it yet, and
+    // with either policy "not denied" could be wrong.
+    if (this.engine.refusedWrites('denylist') > 0) return this.unavailable(true);
     if (this.store.outage() && closed) return this.unavailable(true);
     try {
       // Closed: "not found" from one process's memory says nothing about what Redis holds, so this

@@ -15,6 +15,7 @@ runStoreEngineContract('redis cluster', async () => {
   const engine = new RedisEngine(client, { keyPrefix: 'contract:' });
   return {
     engine,
+    mode: 'redis',
     close: async () => {
       await engine.close();
       client.disconnect();

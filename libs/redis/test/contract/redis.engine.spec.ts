@@ -13,6 +13,7 @@ runStoreEngineContract('redis standalone', async () => {
   const engine = new RedisEngine(client, { keyPrefix: 'contract:' });
   return {
     engine,
+    mode: 'redis',
     close: async () => {
       await engine.close();
       expect(await client.get('other-app:keep')).toBe('1');

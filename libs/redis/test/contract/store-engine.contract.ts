@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { escapeGlob } from '../../src/engine/glob.util.js';
-import { LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
-import type { StoreEngine } from '../../src/engine/store-engine.port.js';
+import { COUNTER_INCR, LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
+import type { EngineMode, StoreEngine } from '../../src/engine/store-engine.port.js';
+import { RedisUnavailableError } from '../../src/redis.errors.js';
 import { scriptExamples } from '../scripts/script-cases.js';
 
 export interface ContractTarget {
   engine: StoreEngine;
+  /** What `mode()` must say for this target. */
+  mode: EngineMode;
   /** Tears down whatever the target started. */
   close(): Promise<void>;
 }
@@ -250,13 +253,46 @@ export function runStoreEngineContract(name: string, open: () => Promise<Contrac
     });
 
     describe('clear', () => {
-      it('removes every key of the engine', async () => {
+      it('removes every key of the engine, or refuses while Redis is away (never journaled)', async () => {
         await e.mset([{ key: k('c1'), value: '1' }, { key: k('c2'), value: '2' }]);
         await e.hset(k('c3'), { f: 'v' });
+        if (target.mode === 'fallback') {
+          await expect(e.clear()).rejects.toBeInstanceOf(RedisUnavailableError);
+          expect(await e.get(k('c1'))).toBe('1');
+          return;
+        }
         await e.clear();
         const left: string[] = [];
         for await (const batch of e.scan('*')) left.push(...batch);
         expect(left).toEqual([]);
+      });
+    });
+
+    describe('where it serves from', () => {
+      it('mode() says where the next command is served from', () => {
+        expect(e.mode()).toBe(target.mode);
+      });
+
+      it('{ fallback: false } answers from Redis or the embedded store, and rejects rather than answer from the fallback', async () => {
+        const key = k('strict');
+        if (target.mode === 'fallback') {
+          await expect(e.set(key, 'v', { fallback: false })).rejects.toBeInstanceOf(RedisUnavailableError);
+          await expect(e.get(key, { fallback: false })).rejects.toBeInstanceOf(RedisUnavailableError);
+          await expect(e.exists(key, { fallback: false })).rejects.toBeInstanceOf(RedisUnavailableError);
+          await expect(e.runScript(COUNTER_INCR, [key], [1, 0], { fallback: false })).rejects.toBeInstanceOf(RedisUnavailableError);
+          // Without the option the fallback answers.
+          expect(await e.set(key, 'v')).toBe(true);
+          expect(await e.get(key)).toBe('v');
+          return;
+        }
+        expect(await e.set(key, 'v', { fallback: false })).toBe(true);
+        expect(await e.get(key, { fallback: false })).toBe('v');
+        expect(await e.exists(key, { fallback: false })).toBe(true);
+        expect(await e.mget([key, k('none')], { fallback: false })).toEqual(['v', null]);
+      });
+
+      it('has no refused security writes in steady state', () => {
+        expect(e.refusedWrites('session')).toBe(0);
       });
     });
   });

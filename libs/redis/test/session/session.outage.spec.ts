@@ -61,13 +61,14 @@ describe('sessions through a Redis outage, seen from two instances', () => {
         expect(await sessionsA.revokeAll('bob')).toBe(0); // only Redis knows bob's sessions; queued anyway
         expect(await denyA.deny({ jti: 'jwt-1', iss: 'https://issuer.example', exp: Math.floor(Date.now() / 1000) + 600 })).toBe(true);
 
-        // Nobody can verify a session Redis holds; the default rejects even A's own new one.
-        expect(await sessionsA.validate(survivor.sessionId)).toBeNull();
-        expect(await sessionsA.validate(born.sessionId)).toBeNull();
+        // Nobody can verify a session Redis holds ("could not check", not "invalid"); the default
+        // rejects even A's own new one.
+        await expect(sessionsA.validate(survivor.sessionId)).rejects.toMatchObject({ code: 'E_SESSION_UNAVAILABLE' });
+        await expect(sessionsA.validate(born.sessionId)).rejects.toMatchObject({ code: 'E_SESSION_UNAVAILABLE' });
         expect(await localA.validate(born.sessionId)).toMatchObject({ userId: 'alice', userAgent: 'during', data: { made: 'offline' } });
-        expect(await localA.validate(survivor.sessionId)).toBeNull();
+        await expect(localA.validate(survivor.sessionId)).rejects.toMatchObject({ code: 'E_SESSION_UNAVAILABLE' });
         expect(await sessionsA.refresh(survivor.refreshToken)).toBeNull();
-        expect(await sessionsB.validate(survivor.sessionId)).toBeNull();
+        await expect(sessionsB.validate(survivor.sessionId)).rejects.toMatchObject({ code: 'E_SESSION_UNAVAILABLE' });
         // The deny-list fails closed: B cannot ask Redis, so every token counts as denied...
         expect(await denyB.isDenied({ jti: 'never-denied', iss: 'https://issuer.example' })).toBe(true);
         // ...unless configured open, where B answers from what it knows (nothing).
@@ -100,7 +101,7 @@ describe('sessions through a Redis outage, seen from two instances', () => {
     });
   }
 
-  it("fallback 'none': validation and the deny-list fail closed instead of throwing", async () => {
+  it("fallback 'none': validation and the deny-list fail closed", async () => {
     const server = await startRedis();
     servers.push(server);
     const c = await instance(server.url, 'none');
@@ -110,7 +111,7 @@ describe('sessions through a Redis outage, seen from two instances', () => {
     const s = await sessions.create({ userId: 'carol' });
     await server.kill();
     await waitUntil(() => c.engine.mode() === 'unavailable', { timeoutMs: 5_000, what: 'the breaker to open' });
-    expect(await sessions.validate(s.sessionId)).toBeNull();
+    await expect(sessions.validate(s.sessionId)).rejects.toMatchObject({ code: 'E_SESSION_UNAVAILABLE' });
     expect(await denylist.isDenied({ jti: 'x', iss: 'y' })).toBe(true);
     await expect(sessions.create({ userId: 'carol' })).rejects.toMatchObject({ code: 'E_REDIS_UNAVAILABLE' });
     sessions.close();

@@ -9,8 +9,12 @@
   ARGV[7] '' or the epoch ms at which the session was created while Redis was away (a replay):
           its absolute deadline then counts from that moment, not from the replay
   ARGV[8] user id    ARGV[9] user agent    ARGV[10] ip    ARGV[11] data (JSON)
-  Returns { 1, createdAt, expiresAt, absoluteExpiresAt, evicted } or { 0 } when a key exists already
-  or the session would already be past its absolute deadline.
+  ARGV[12] '' or, for a creation replayed after an outage, a moment on the Redis clock no later
+          than the start of that outage: if the user's revocation epoch `ep` (see
+          session-revoke-all.lua) is later, a revokeAll may have run after this creation, so the
+          session is not created (a replay never brings back what a later revocation removed)
+  Returns { 1, createdAt, expiresAt, absoluteExpiresAt, evicted }, { 0 } when a key exists already
+  or the session would already be past its absolute deadline, { -3 } when a later revokeAll covers it.
 ]]
 local base = KEYS[1]
 local t = redis.call('TIME')
@@ -19,6 +23,9 @@ local idx = base .. 'idx'
 
 --- @include "session-kill"
 
+if ARGV[12] ~= nil and ARGV[12] ~= '' and tonumber(redis.call('GET', base .. 'ep') or '-1') > tonumber(ARGV[12]) then
+  return { -3 }
+end
 local h, rh, fam = ARGV[1], ARGV[2], ARGV[3]
 local idle, absolute, cap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local created = now

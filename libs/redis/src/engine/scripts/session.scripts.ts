@@ -31,10 +31,11 @@ function fitIndexTtl(store: MemoryStore, idx: string, now: number): void {
 
 export const SESSION_CREATE = defineScript({
   name: 'session-create',
-  version: 1,
+  version: 2,
   file: 'session-create.lua',
   twin: (store, [base], args, now): ScriptReply => {
-    const [h, rh, fam, idleText, absText, capText, origin, uid, ua, ip, data] = args as string[];
+    const [h, rh, fam, idleText, absText, capText, origin, uid, ua, ip, data, notBefore] = args as string[];
+    if (notBefore !== undefined && notBefore !== '' && num(store.get(`${base}ep`) ?? '-1') > num(notBefore)) return [-3];
     const idx = `${base}idx`;
     const idle = num(idleText!);
     const created = origin !== '' ? Math.min(num(origin!), now) : now;
@@ -116,9 +117,12 @@ export const SESSION_REVOKE = defineScript({
 
 export const SESSION_REVOKE_ALL = defineScript({
   name: 'session-revoke-all',
-  version: 1,
+  version: 2,
   file: 'session-revoke-all.lua',
-  twin: (store, [base], [except]) => {
+  twin: (store, [base], [except, since, keepText], now) => {
+    const epKey = `${base}ep`;
+    const ep = Math.max(since !== undefined && since !== '' ? num(since) : now, num(store.get(epKey) ?? '-1'));
+    store.set(epKey, String(ep), { ttlMs: Math.max(num(keepText ?? '0'), store.pttl(epKey), 1) });
     let removed = 0;
     for (const { member } of store.zrange(`${base}idx`, 0, -1)) if (member !== except) removed += kill(store, base!, member);
     return removed;
