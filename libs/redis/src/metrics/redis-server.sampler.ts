@@ -102,6 +102,8 @@ export class RedisServerSampler {
    * Redis configured, serving from the fallback, or no answer in time). Never rejects.
    */
   sample(): Promise<RedisServerSample | null> {
+    // A figure read a moment before an outage must not be shown as current during it.
+    if (!this.connection.client || this.connection.engine.mode() !== 'redis') return Promise.resolve(null);
     if (this.last && Date.now() - this.last.at < this.minIntervalMs) return Promise.resolve(this.last);
     this.inFlight ??= this.read()
       .catch(() => null)
