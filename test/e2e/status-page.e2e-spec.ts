@@ -116,6 +116,19 @@ describe('status page in a real browser', () => {
     expect((await fetch(`${gateway.url}/status/assets/..%2Fstatus-page.auth.ts`)).status).toBe(404);
   });
 
+  it('/health in both apps aggregates Redis (latency, memory) and, on the gateway, the upstreams', async () => {
+    for (const base of [gateway.url, demo.url]) {
+      const r = await fetch(`${base}/health`);
+      expect(r.status).toBe(200);
+      const body = (await r.json()) as { status: string; info: Record<string, Record<string, unknown>> };
+      expect(body.status).toBe('ok');
+      expect(body.info.redis).toMatchObject({ status: 'up', mode: 'standalone', latencyMs: expect.any(Number), usedMemoryBytes: expect.any(Number), maxMemoryBytes: 0 });
+      for (const path of ['/health/live', '/health/ready']) expect((await fetch(base + path)).status).toBe(200);
+    }
+    const gatewayHealth = (await (await fetch(`${gateway.url}/health`)).json()) as { info: Record<string, unknown> };
+    expect(gatewayHealth.info.upstream).toEqual({ status: 'up', upstreams: { [demo.url]: 'up' } });
+  });
+
   it('limits open streams: the next one is refused with 503, and is accepted again once one closes', async () => {
     const controllers = Array.from({ length: MAX_CLIENTS }, () => new AbortController());
     const streams = await Promise.all(controllers.map((c) => fetch(`${gateway.url}/status/events`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: c.signal })));
@@ -181,6 +194,10 @@ describe('status page in a real browser', () => {
       for (let i = 0; i < 5; i++) await (await fetch(`${gateway.url}/api/trips/1`)).arrayBuffer();
       await page.waitForFunction(() => document.querySelector('#transitions')?.textContent?.includes('→ memory'), { timeout: 10_000 });
       expect(await page.$eval('#memory-note', (el) => el.textContent)).toBe('Redis is not answering');
+      // /health says the same: still serving (200), Redis degraded.
+      const health = await fetch(`${gateway.url}/health`);
+      expect(health.status).toBe(200);
+      expect(((await health.json()) as { info: Record<string, { status: string }> }).info.redis!.status).toBe('degraded');
       await page.screenshot({ path: join(OUTPUT, 'status-page-outage.png'), fullPage: true });
     } finally {
       await redis.start();

@@ -294,7 +294,8 @@ export class RedisMetricsExporter implements OnModuleInit, OnModuleDestroy {
       labelNames: ['connection'],
       registers,
       async collect() {
-        for (const [w, s] of await read()) this.set({ connection: w.name }, s ? 1 : 0);
+        // Left out for the embedded store: there is no Redis to be up or down.
+        for (const [w, s] of await read()) if (w.connection.client !== null) this.set({ connection: w.name }, s ? 1 : 0);
       },
     });
     gauge('redis_nodes', 'Redis servers sampled: 1, or the masters of a Cluster.', (s) => s.nodes);
