@@ -42,7 +42,7 @@ export interface RedisServerSamplerOptions {
   timeoutMs?: number;
 }
 
-/** SLOWLOG entries read per server and round; ids say how many there were when more came in. */
+/** SLOWLOG entries read per server and round at most; ids say how many there were when more came in. */
 const SLOWLOG_READ = 128;
 /** Distinct command names kept as labels; the rest are counted under `other`. */
 const MAX_COMMAND_LABELS = 32;
@@ -116,7 +116,7 @@ export class RedisServerSampler {
     if (!client || this.connection.engine.mode() !== 'redis') return null;
     const servers: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
     if (servers.length === 0) return null;
-    const readings = await withTimeout(Promise.all(servers.map((s) => readNode(s))), this.timeoutMs);
+    const readings = await withTimeout(Promise.all(servers.map((s) => this.readServer(s))), this.timeoutMs);
     const byPrefix = await this.keyspaceEstimate(servers, readings);
 
     for (const r of readings) this.account(r);
@@ -138,6 +138,20 @@ export class RedisServerSampler {
     };
     this.last = sample;
     return sample;
+  }
+
+  /**
+   * INFO, DBSIZE and the newest SLOWLOG entry; the entries added since the last round only when
+   * there are some (at most SLOWLOG_READ), so a quiet server costs one small reply, not 128 entries.
+   */
+  private async readServer(server: Redis): Promise<NodeReading> {
+    const reading = await readNode(server);
+    const known = this.nodes.get(reading.runId);
+    const newest = reading.slowlog[0]?.id ?? -1;
+    if (known && newest > known.slowlogId && newest - known.slowlogId > 1) {
+      reading.slowlog = parseSlowlog(await server.call('SLOWLOG', 'GET', String(Math.min(SLOWLOG_READ, newest - known.slowlogId))));
+    }
+    return reading;
   }
 
   /** Adds what a server did since it was last read; a server seen for the first time only sets the baseline. */
@@ -226,7 +240,7 @@ async function readNode(server: Redis): Promise<NodeReading> {
   const [info, dbsize, slowlog] = await Promise.all([
     server.call('INFO', 'server', 'clients', 'memory', 'stats') as Promise<string>,
     server.dbsize(),
-    server.call('SLOWLOG', 'GET', String(SLOWLOG_READ)) as Promise<unknown[]>,
+    server.call('SLOWLOG', 'GET', '1'),
   ]);
   const text = String(info);
   const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
@@ -241,13 +255,17 @@ async function readNode(server: Redis): Promise<NodeReading> {
     evicted: num('evicted_keys'),
     expired: num('expired_keys'),
     dbsize: Number(dbsize),
-    // Only the id and the command name are kept: arguments may hold user data.
-    slowlog: (Array.isArray(slowlog) ? slowlog : []).map((entry) => {
-      const [id, , , args] = entry as [number, number, number, unknown[]];
-      const name = Array.isArray(args) && args.length > 0 ? String(args[0]).toLowerCase() : 'unknown';
-      return { id: Number(id), command: /^[a-z][a-z0-9_|.-]{0,31}$/.test(name) ? name : 'other' };
-    }),
+    slowlog: parseSlowlog(slowlog),
   };
+}
+
+/** Only the id and the command name are kept: arguments may hold user data. Newest first, as Redis sends them. */
+function parseSlowlog(reply: unknown): Array<{ id: number; command: string }> {
+  return (Array.isArray(reply) ? reply : []).map((entry) => {
+    const [id, , , args] = entry as [number, number, number, unknown[]];
+    const name = Array.isArray(args) && args.length > 0 ? String(args[0]).toLowerCase() : 'unknown';
+    return { id: Number(id), command: /^[a-z][a-z0-9_|.-]{0,31}$/.test(name) ? name : 'other' };
+  });
 }
 
 const sum = <T>(items: T[], f: (item: T) => number) => items.reduce((total, item) => total + f(item), 0);

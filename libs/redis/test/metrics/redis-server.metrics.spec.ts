@@ -125,6 +125,29 @@ describe('metrics read from Redis itself', () => {
     expect(text).toContain('# TYPE redis_kit_redis_commands_processed_total counter');
   });
 
+  it('counts slow commands by SLOWLOG id, also those already rotated out of a short SLOWLOG', async () => {
+    const app = await boot({ url: server.url }, { server: { minIntervalMs: 0 } });
+    await waitUntil(async () => sample(await scrape(app), 'redis_kit_redis_up{connection="default"}') === 1, { timeoutMs: 10_000, what: 'redis_up 1' });
+    const total = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('redis_kit_redis_slow_commands_total{'))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const before = total(await scrape(app));
+    await server.command('CONFIG', 'SET', 'slowlog-max-len', '5');
+    await server.command('CONFIG', 'SET', 'slowlog-log-slower-than', '0');
+    try {
+      for (let i = 0; i < 40; i++) await server.command('GET', `rotated${i}`);
+    } finally {
+      await server.command('CONFIG', 'SET', 'slowlog-log-slower-than', '10000');
+      await server.command('CONFIG', 'SET', 'slowlog-max-len', '128');
+    }
+    const after = await scrape(app);
+    // 40 GETs plus the CONFIG SET that turned logging off, at least; only 5 were still in the log.
+    expect(total(after) - before).toBeGreaterThanOrEqual(41);
+    expect(sample(after, 'redis_kit_redis_slow_commands_total{connection="default",command="other"}')).toBeGreaterThanOrEqual(35);
+  });
+
   it('estimates keys per capability from a bounded sample on a large keyspace, and counts evictions', async () => {
     await server.command('FLUSHALL');
     // 3000 rate-limit keys and 1000 cache keys, written in bulk through Lua so the test stays fast.
