@@ -129,6 +129,28 @@ describe('status page in a real browser', () => {
     expect(gatewayHealth.info.upstream).toEqual({ status: 'up', upstreams: { [demo.url]: 'up' } });
   });
 
+  it('closes an open stream once its admin session is revoked (re-checked every 30 s)', async () => {
+    const admin = await login('alice@example.com');
+    const controller = new AbortController();
+    const stream = await fetch(`${gateway.url}/status/events`, { headers: { authorization: `Bearer ${admin}` }, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    let ended = false;
+    const drain = (async () => {
+      while (!(await reader.read()).done);
+      ended = true;
+    })().catch(() => undefined);
+    try {
+      const logout = await fetch(`${gateway.url}/api/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
+      expect(logout.status).toBeLessThan(300);
+      expect((await fetch(`${gateway.url}/status/snapshot`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(401);
+      await waitUntil(() => ended, { timeoutMs: 45_000, intervalMs: 500, what: 'the stream of a revoked session to end' });
+    } finally {
+      controller.abort();
+      await drain;
+    }
+  }, 60_000);
+
   it('limits open streams: the next one is refused with 503, and is accepted again once one closes', async () => {
     const controllers = Array.from({ length: MAX_CLIENTS }, () => new AbortController());
     const streams = await Promise.all(controllers.map((c) => fetch(`${gateway.url}/status/events`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: c.signal })));

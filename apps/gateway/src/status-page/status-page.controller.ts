@@ -68,11 +68,11 @@ export class StatusPageController {
 
   @Get('events')
   async events(@Req() req: Request, @Res() res: ServerResponse): Promise<void> {
-    await this.require(req);
+    const credential = await this.require(req);
     if (!this.feed.hasRoom()) throw new ServiceUnavailableException('too many open status pages (GATEWAY_STATUS_MAX_CLIENTS); try again later');
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-content-type-options': 'nosniff' });
     res.write('retry: 2000\n\n');
-    this.feed.add(res);
+    this.feed.add(res, () => this.auth.allows(credential));
   }
 
   @Get('assets/:name')
@@ -83,10 +83,13 @@ export class StatusPageController {
     res.end(asset.body);
   }
 
-  private async require(req: Request): Promise<void> {
-    if (!(await this.auth.allows(this.auth.credentialOf(req)))) {
+  /** The request's credential once accepted; 401 otherwise. */
+  private async require(req: Request): Promise<string> {
+    const credential = this.auth.credentialOf(req);
+    if (!credential || !(await this.auth.allows(credential))) {
       throw new UnauthorizedException('the status page needs GATEWAY_STATUS_TOKEN or an admin session: Authorization: Bearer <token>, or log in at /status');
     }
+    return credential;
   }
 
   private sendHtml(res: ServerResponse, status: number, name: 'index.html' | 'login.html', error?: string): void {

@@ -19,6 +19,8 @@ export interface StatusView {
 }
 
 const UPSTREAM_TIMEOUT_MS = 1_000;
+/** A revoked admin session or a changed token closes an open stream within this long. */
+const RECHECK_MS = 30_000;
 /** A stream whose client reads slower than this much pending output is closed rather than buffered forever. */
 const MAX_PENDING_BYTES = 1 << 20;
 
@@ -28,7 +30,8 @@ const MAX_PENDING_BYTES = 1 << 20;
  */
 @Injectable()
 export class StatusPageFeed implements OnModuleDestroy {
-  private readonly clients = new Set<ServerResponse>();
+  /** Open streams, each with the check of its credential (re-run every RECHECK_MS). */
+  private readonly clients = new Map<ServerResponse, { allowed: () => Promise<boolean>; checkedAt: number }>();
   private timer?: NodeJS.Timeout;
   private last?: StatusView;
   private inFlight?: Promise<StatusView>;
@@ -54,18 +57,18 @@ export class StatusPageFeed implements OnModuleDestroy {
     return this.clients.size < this.config.maxClients;
   }
 
-  /** Adds a stream; false when the limit of open streams is reached. */
-  add(res: ServerResponse): boolean {
+  /** Adds a stream; false when the limit of open streams is reached. `allowed` re-checks its credential. */
+  add(res: ServerResponse, allowed: () => Promise<boolean>): boolean {
     if (!this.hasRoom()) return false;
-    this.clients.add(res);
+    this.clients.set(res, { allowed, checkedAt: Date.now() });
     res.on('close', () => this.remove(res));
-    void this.view().then((view) => this.send(res, view), () => undefined);
+    void this.view().then((view) => this.send(res, frame(view)), () => undefined);
     this.timer ??= setInterval(() => void this.tick(), this.config.intervalMs);
     return true;
   }
 
   onModuleDestroy(): void {
-    for (const res of this.clients) res.end();
+    for (const res of this.clients.keys()) res.end();
     this.clients.clear();
     clearInterval(this.timer);
     this.timer = undefined;
@@ -86,16 +89,28 @@ export class StatusPageFeed implements OnModuleDestroy {
     } catch {
       return;
     }
-    for (const res of this.clients) this.send(res, view);
+    // Serialized once for every open page.
+    const data = frame(view);
+    const now = Date.now();
+    for (const [res, client] of this.clients) {
+      if (now - client.checkedAt >= RECHECK_MS) {
+        client.checkedAt = now;
+        void client.allowed().then(
+          (ok) => (ok ? undefined : res.end()),
+          () => res.end(),
+        );
+      }
+      this.send(res, data);
+    }
   }
 
-  private send(res: ServerResponse, view: StatusView): void {
+  private send(res: ServerResponse, data: string): void {
     if (res.writableEnded || res.destroyed) return this.remove(res);
     if (res.writableLength > MAX_PENDING_BYTES) {
       res.destroy();
       return this.remove(res);
     }
-    res.write(`event: status\ndata: ${JSON.stringify(view)}\n\n`);
+    res.write(data);
   }
 
   private async build(): Promise<StatusView> {
@@ -123,4 +138,8 @@ export class StatusPageFeed implements OnModuleDestroy {
       return { url, summary: null };
     }
   }
+}
+
+function frame(view: StatusView): string {
+  return `event: status\ndata: ${JSON.stringify(view)}\n\n`;
 }
