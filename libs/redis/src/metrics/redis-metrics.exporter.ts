@@ -6,6 +6,7 @@ import { DEFAULT_REDIS_NAME, getRedisConnectionToken } from '../connection/redis
 import { RedisConfigError } from '../redis.errors.js';
 import { getRedisMetricsToken, RedisMetrics, type CacheMetricEvent, type CacheRouteOutcome, type RateLimitOutcome, type RedisMetricsRecorder } from './redis-metrics.js';
 import { RedisServerSampler, type RedisServerSample, type RedisServerSamplerOptions } from './redis-server.sampler.js';
+import { withTimeout } from './with-timeout.js';
 
 export interface RedisMetricsModuleOptions {
   /** Route of the scrape endpoint (default `'/metrics'`); `false` mounts none, so the app serves `RedisMetricsExporter.metrics()` itself. */
@@ -344,12 +345,4 @@ function bounded(max: number): (value: string) => string {
     seen.add(value);
     return value;
   };
-}
-
-function withTimeout<T>(value: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms);
-  });
-  return Promise.race([value, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnection } from '../connection/redis.connection.js';
+import { withTimeout } from './with-timeout.js';
 
 /**
  * What Redis itself says, for the questions operators ask: commands per second, clients, memory,
@@ -269,11 +270,3 @@ function parseSlowlog(reply: unknown): Array<{ id: number; command: string }> {
 }
 
 const sum = <T>(items: T[], f: (item: T) => number) => items.reduce((total, item) => total + f(item), 0);
-
-function withTimeout<T>(value: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms);
-  });
-  return Promise.race([value, timeout]).finally(() => clearTimeout(timer));
-}

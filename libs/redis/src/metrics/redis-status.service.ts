@@ -1,8 +1,11 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { RedisConnection, RedisStatus } from '../connection/redis.connection.js';
 import type { EngineMode } from '../engine/store-engine.types.js';
+// The probe module, not the indicator: no @nestjs/terminus import comes with it.
+import { topologyOf, type RedisTopology } from '../health/redis-health.probe.js';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisMetricsExporter } from './redis-metrics.exporter.js';
+import { withTimeout } from './with-timeout.js';
 import type { RedisServerSample } from './redis-server.sampler.js';
 import { parsePrometheusText, summarizeMetrics, type MetricsSummary } from './redis-status.js';
 
@@ -20,7 +23,7 @@ export interface ConnectionSnapshot {
   /** Where commands are served: `redis`, `memory` (fallback or embedded store) or `unavailable`. */
   mode: 'redis' | 'memory' | 'unavailable';
   engine: EngineMode;
-  topology: 'standalone' | 'sentinel' | 'cluster' | 'client' | 'embedded';
+  topology: RedisTopology;
   /** The server(s) commands go to: the standalone server, the Sentinel master, or the Cluster masters. */
   nodes: string[];
   /** PING round trip; null while Redis cannot be asked. */
@@ -116,13 +119,6 @@ function shownMode(mode: EngineMode): 'redis' | 'memory' | 'unavailable' {
   return mode === 'redis' ? 'redis' : mode === 'unavailable' ? 'unavailable' : 'memory';
 }
 
-function topologyOf(connection: RedisConnection): ConnectionSnapshot['topology'] {
-  const kind = connection.options.target.kind;
-  if (kind === 'none') return 'embedded';
-  if (kind === 'client') return connection.client?.isCluster ? 'cluster' : 'client';
-  return kind;
-}
-
 function nodesOf(connection: RedisConnection): string[] {
   const client = connection.client;
   if (!client) return [];
@@ -132,12 +128,4 @@ function nodesOf(connection: RedisConnection): string[] {
   const { remoteAddress, remotePort } = redis.stream ?? {};
   if (remoteAddress) return [`${remoteAddress}:${remotePort}`];
   return redis.options.path ? [redis.options.path] : [`${redis.options.host}:${redis.options.port}`];
-}
-
-function withTimeout<T>(value: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms);
-  });
-  return Promise.race([value, timeout]).finally(() => clearTimeout(timer));
 }
