@@ -81,7 +81,7 @@ export class RedisServerSampler {
   private readonly nodes = new Map<string, NodeState>();
   private totals = { commands: 0, evicted: 0, expired: 0 };
   private readonly slow = new Map<string, number>();
-  private keyspace?: { at: number; byPrefix: Record<string, number> };
+  private keyspace?: { at: number; keys: number; byPrefix: Record<string, number> };
 
   constructor(
     private readonly connection: RedisConnection,
@@ -185,7 +185,11 @@ export class RedisServerSampler {
    * reused for `keyspaceIntervalMs`.
    */
   private async keyspaceEstimate(servers: Redis[], readings: NodeReading[]): Promise<Record<string, number>> {
-    if (this.keyspace && Date.now() - this.keyspace.at < this.keyspaceIntervalMs) return this.keyspace.byPrefix;
+    const keys = sum(readings, (r) => r.dbsize);
+    const cached = this.keyspace;
+    // Reused while fresh, unless the key count moved a lot since (a flush, a restart without persistence).
+    const drifted = cached !== undefined && Math.abs(keys - cached.keys) > Math.max(10, cached.keys / 2);
+    if (cached && !drifted && Date.now() - cached.at < this.keyspaceIntervalMs) return cached.byPrefix;
     const prefix = this.connection.options.keyPrefix ?? '';
     const counts = new Map<string, number>();
     const add = (label: string, n: number) => {
@@ -222,7 +226,7 @@ export class RedisServerSampler {
       this.timeoutMs,
     );
     const byPrefix = Object.fromEntries(counts);
-    this.keyspace = { at: Date.now(), byPrefix };
+    this.keyspace = { at: Date.now(), keys, byPrefix };
     return byPrefix;
   }
 }

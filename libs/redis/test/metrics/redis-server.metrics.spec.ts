@@ -162,6 +162,13 @@ describe('metrics read from Redis itself', () => {
     expect(rl).toBeGreaterThan(2000);
     expect(cached).toBeGreaterThan(300);
     expect(rl + cached).toBeGreaterThan(3800);
+    // The estimate is reused for 30 s, but not across a flush: the figures must not contradict DBSIZE.
+    await server.command('FLUSHALL');
+    await server.command('SET', 'p:sess:only', '1');
+    const flushed = await scrape(app);
+    expect(sample(flushed, 'redis_kit_redis_keys_estimate{connection="default",prefix="sess"}')).toBe(1);
+    expect(sample(flushed, 'redis_kit_redis_keys_estimate{connection="default",prefix="rl"}')).toBeUndefined();
+    await server.command('EVAL', "for i=1,3000 do redis.call('SET','p:rl:'..i,'1') end for i=1,1000 do redis.call('SET','p:cache:x:'..i,'1') end return 1", '0');
 
     // Evictions: a maxmemory below what is stored, with an evicting policy, then one write.
     await server.command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-random');

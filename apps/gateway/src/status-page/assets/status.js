@@ -66,7 +66,7 @@
 
     var badge = $('mode');
     badge.dataset.mode = mode;
-    badge.textContent = mode === 'redis' ? 'Redis' : mode === 'memory' ? 'Memory (Redis unavailable)' : 'Unavailable';
+    badge.textContent = mode === 'redis' ? 'Redis' : mode === 'memory' ? (c && c.engine === 'embedded' ? 'Memory (no Redis configured)' : 'Memory (Redis unavailable)') : 'Unavailable';
     setText('live', 'live · ' + time(view.at));
     $('live').classList.remove('stale');
 
