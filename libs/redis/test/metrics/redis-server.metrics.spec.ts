@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { Controller, Get, Param, UseGuards, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { startCluster, startRedis, waitUntil, type RedisClusterHandle, type RedisProcess } from '../../../../test/support/index.js';
+import { startCluster, startRedis, startSentinelGroup, waitUntil, type RedisClusterHandle, type RedisProcess, type SentinelGroupHandle } from '../../../../test/support/index.js';
 import { Cacheable } from '../../src/cache/cache.interceptor.js';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
@@ -261,5 +261,28 @@ describe('metrics read from Redis Cluster', () => {
     const snapshot = await app.get(RedisStatusService).snapshot();
     expect(snapshot.connections[0]!.topology).toBe('cluster');
     expect(snapshot.connections[0]!.nodes).toHaveLength(3);
+  });
+});
+
+describe('status through Redis Sentinel', () => {
+  let group: SentinelGroupHandle;
+
+  beforeAll(async () => {
+    group = await startSentinelGroup();
+  }, 60_000);
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+  });
+  afterAll(async () => {
+    await group?.stop();
+  });
+
+  it('names the master the connection talks to, not the sentinels', async () => {
+    const app = await boot({ sentinel: { name: group.name, sentinels: group.sentinelAddresses }, connectTimeoutMs: 5_000 }, { server: { minIntervalMs: 0 } });
+    const status = app.get(RedisStatusService);
+    status.minIntervalMs = 0;
+    const snapshot = await status.snapshot();
+    expect(snapshot.connections[0]).toMatchObject({ topology: 'sentinel', mode: 'redis', nodes: [`127.0.0.1:${group.master.port}`] });
+    expect(snapshot.connections[0]!.server?.nodes).toBe(1);
   });
 });
