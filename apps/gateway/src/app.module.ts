@@ -5,6 +5,7 @@ import { RateLimitGuard, RedisModule, redisOptionsFromEnv, type RedisModuleOptio
 import { HealthModule } from './health/health.module.js';
 import { ProxyModule } from './proxy/proxy.module.js';
 import { StatusController } from './status.controller.js';
+import { StatusPageModule } from './status-page/status-page.module.js';
 import { upstreamProviders } from './upstream.config.js';
 
 function intFrom(config: ConfigService, name: string, fallback: number, min: number): number {
@@ -36,6 +37,7 @@ export function gatewayRedisOptions(config: ConfigService): RedisModuleOptions {
     RedisModule.forRootAsync({ isGlobal: true, inject: [ConfigService], useFactory: gatewayRedisOptions }),
     HealthModule,
     ProxyModule,
+    StatusPageModule,
   ],
   controllers: [StatusController],
   providers: [...upstreamProviders, { provide: APP_GUARD, useExisting: RateLimitGuard }],

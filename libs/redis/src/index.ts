@@ -99,4 +99,4 @@ export { PubSubChannelError, PubSubHandlerError, PubSubMessageError } from './pu
 
 // ---- Metrics sink (the exporter is in `nestjs-redis-kit/metrics`) ------------------------------
 // Injected into RateLimitGuard: a subclass with its own constructor passes it on.
-export { RedisMetrics, type ActiveSessionsSource, type CacheMetricEvent, type RateLimitOutcome } from './metrics/redis-metrics.js';
+export { RedisMetrics, type ActiveSessionsSource, type CacheMetricEvent, type CacheRouteOutcome, type RateLimitOutcome } from './metrics/redis-metrics.js';

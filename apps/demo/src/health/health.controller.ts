@@ -13,6 +13,16 @@ export class HealthController {
     private readonly redis: RedisHealthIndicator,
   ) {}
 
+  /**
+   * The aggregate a monitor or a person reads: Redis with latency, topology and memory against
+   * maxmemory (`degraded` on the memory fallback). 200 while serving, 503 when Redis is down.
+   */
+  @Get()
+  @HealthCheck()
+  aggregate() {
+    return this.ready();
+  }
+
   @Get('live')
   @HealthCheck()
   live() {

@@ -4,7 +4,7 @@ import { RedisHealthModule } from 'nestjs-redis-kit/health';
 import { RedisMetricsModule } from 'nestjs-redis-kit/metrics';
 import { HealthController } from './health.controller.js';
 
-/** `/health/live`, `/health/ready` and the Prometheus scrape endpoint `/metrics`. */
+/** `/health`, `/health/live`, `/health/ready` and the Prometheus scrape endpoint `/metrics`. */
 @Module({
   imports: [TerminusModule, RedisHealthModule, RedisMetricsModule.forRoot({ path: '/metrics' })],
   controllers: [HealthController],

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { RateLimit, RateLimitGuard } from 'nestjs-redis-kit';
+import { RateLimit, RateLimitGuard, RedisMetrics } from 'nestjs-redis-kit';
 import { AuthGuard } from '../auth/auth.guard.js';
 import { CurrentUser } from '../auth/auth.decorators.js';
 import type { AuthUser } from '../auth/auth.user.js';
@@ -10,24 +10,32 @@ interface HeaderSink {
   setHeader(name: string, value: string): void;
 }
 
-/** `X-Cache` shows how each read was answered, so the cache's effect is visible with curl -i. */
-function withCacheHeader<T>(res: HeaderSink, result: Cached<T>): T {
-  res.setHeader('X-Cache', result.cache);
-  return result.value;
-}
-
 @Controller('trips')
 export class TripsController {
-  constructor(private readonly trips: TripsService) {}
+  constructor(
+    private readonly trips: TripsService,
+    private readonly metrics: RedisMetrics,
+  ) {}
 
   @Get()
   async list(@Query() query: ListTripsQuery, @Res({ passthrough: true }) res: HeaderSink) {
-    return withCacheHeader(res, await this.trips.list(query));
+    return this.withCacheHeader(res, '/trips', await this.trips.list(query));
   }
 
   @Get(':id')
   async get(@Param() params: TripIdParams, @Res({ passthrough: true }) res: HeaderSink) {
-    return withCacheHeader(res, await this.trips.get(params.id));
+    return this.withCacheHeader(res, '/trips/:id', await this.trips.get(params.id));
+  }
+
+  /**
+   * `X-Cache` shows how each read was answered, so the cache's effect is visible with curl -i; the
+   * same outcome goes to the per-route hit ratio (`redis_kit_cache_route_requests_total`), as
+   * `@Cacheable` reports it for the routes it caches.
+   */
+  private withCacheHeader<T>(res: HeaderSink, route: string, result: Cached<T>): T {
+    res.setHeader('X-Cache', result.cache);
+    if (result.cache !== 'BYPASS') this.metrics.cacheRoute(route, result.cache === 'HIT' ? 'hit' : result.cache === 'STALE' ? 'stale' : 'miss');
+    return result.value;
   }
 
   @Post()

@@ -6,10 +6,12 @@ import { upstreamProviders } from '../upstream.config.js';
 import { HealthController } from './health.controller.js';
 import { UpstreamHealthIndicator } from './upstream.health.js';
 
-/** `/health/live`, `/health/ready` (Redis and the upstreams) and the Prometheus scrape endpoint `/metrics`. */
+/** `/health`, `/health/live`, `/health/ready` (Redis and the upstreams) and the Prometheus scrape endpoint `/metrics`. */
 @Module({
   imports: [TerminusModule, RedisHealthModule, RedisMetricsModule.forRoot({ path: '/metrics' })],
   controllers: [HealthController],
   providers: [UpstreamHealthIndicator, ...upstreamProviders],
+  // Re-exported so the status page reads the same exporter (one registry, one Redis sampler).
+  exports: [RedisMetricsModule],
 })
 export class HealthModule {}

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { applyDecorators, Injectable, SetMetadata, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { applyDecorators, Injectable, Optional, SetMetadata, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { lastValueFrom, of, type Observable } from 'rxjs';
 import type { Duration } from '../duration.js';
+import { RedisMetrics } from '../metrics/redis-metrics.js';
 import { CacheService } from './cache.service.js';
 
 /** Something the cached response depends on besides route, params and query. */
@@ -55,6 +56,7 @@ export class CacheableInterceptor implements NestInterceptor {
   constructor(
     private readonly cache: CacheService,
     private readonly reflector: Reflector,
+    @Optional() private readonly metrics?: RedisMetrics,
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
@@ -67,11 +69,22 @@ export class CacheableInterceptor implements NestInterceptor {
     const { value, outcome } = await this.cache
       .namespace('http')
       .getOrSetWithOutcome(key, () => lastValueFrom(next.handle(), { defaultValue: undefined }), { ttl: options.ttl, grace: options.grace, tags: options.tags });
+    if (this.metrics?.enabled) this.metrics.cacheRoute(routeTemplate(request) ?? route, outcome === 'HIT' ? 'hit' : outcome === 'STALE' ? 'stale' : 'miss');
     const response = http.getResponse<{ setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void }>();
     if (typeof response.setHeader === 'function') response.setHeader('X-Cache', outcome);
     else response.header?.('X-Cache', outcome);
     return of(value);
   }
+}
+
+/**
+ * The route as declared (`/trips/:id`), never the concrete URL: Express keeps it in `req.route.path`,
+ * Fastify in `routeOptions.url`. Bounded by the number of handlers, so fit for a metric label.
+ */
+function routeTemplate(request: HttpRequestLike): string | undefined {
+  const r = request as { route?: { path?: unknown }; routeOptions?: { url?: unknown } };
+  const path = r.route?.path ?? r.routeOptions?.url;
+  return typeof path === 'string' && path !== '' ? path : undefined;
 }
 
 /**

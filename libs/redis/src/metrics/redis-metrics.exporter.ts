@@ -4,7 +4,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { RedisConnection, type RedisStatus } from '../connection/redis.connection.js';
 import { DEFAULT_REDIS_NAME, getRedisConnectionToken } from '../connection/redis.tokens.js';
 import { RedisConfigError } from '../redis.errors.js';
-import { getRedisMetricsToken, RedisMetrics, type CacheMetricEvent, type RateLimitOutcome, type RedisMetricsRecorder } from './redis-metrics.js';
+import { getRedisMetricsToken, RedisMetrics, type CacheMetricEvent, type CacheRouteOutcome, type RateLimitOutcome, type RedisMetricsRecorder } from './redis-metrics.js';
+import { RedisServerSampler, type RedisServerSample, type RedisServerSamplerOptions } from './redis-server.sampler.js';
+import { withTimeout } from './with-timeout.js';
 
 export interface RedisMetricsModuleOptions {
   /** Route of the scrape endpoint (default `'/metrics'`); `false` mounts none, so the app serves `RedisMetricsExporter.metrics()` itself. */
@@ -19,6 +21,12 @@ export interface RedisMetricsModuleOptions {
   defaultMetrics?: boolean;
   /** Buckets of the command latency histogram, in seconds. */
   latencyBuckets?: number[];
+  /** Distinct `@Cacheable` routes kept as labels (default 100); further ones are counted as `other`. */
+  maxRoutes?: number;
+  /** Distinct rate-limit policy names kept as labels (default 100); further ones are counted as `other`. */
+  maxPolicies?: number;
+  /** How the Redis server figures (INFO, DBSIZE, SLOWLOG, key sample) are read; `false` reads none. */
+  server?: RedisServerSamplerOptions | false;
 }
 
 export const REDIS_METRICS_OPTIONS = Symbol('REDIS_METRICS_OPTIONS');
@@ -33,6 +41,7 @@ interface Watched {
   name: string;
   connection: RedisConnection;
   metrics: RedisMetrics;
+  sampler?: RedisServerSampler;
 }
 
 /**
@@ -43,7 +52,7 @@ interface Watched {
 @Injectable()
 export class RedisMetricsExporter implements OnModuleInit, OnModuleDestroy {
   readonly registry: Registry;
-  private readonly prefix: string;
+  readonly prefix: string;
   private readonly cleanups: Array<() => void> = [];
   private readonly names: string[] = [];
   private watched: Watched[] = [];
@@ -65,9 +74,27 @@ export class RedisMetricsExporter implements OnModuleInit, OnModuleDestroy {
     return this.registry.contentType;
   }
 
+  /** The connections reported on. */
+  watchedConnections(): Array<{ name: string; connection: RedisConnection }> {
+    return this.watched.map((w) => ({ name: w.name, connection: w.connection }));
+  }
+
+  /** The Redis server figures of a connection (cached for a second); null when Redis cannot be asked. */
+  serverSample(connection: string = DEFAULT_REDIS_NAME): Promise<RedisServerSample | null> {
+    return this.watched.find((w) => w.name === connection)?.sampler?.sample() ?? Promise.resolve(null);
+  }
+
   onModuleInit(): void {
     const names = this.options.connections ?? [DEFAULT_REDIS_NAME];
     this.watched = names.map((name) => this.resolve(name));
+    if (this.options.server !== false) {
+      for (const w of this.watched) {
+        w.sampler = new RedisServerSampler(w.connection, this.options.server ?? {});
+        // The baseline of the SLOWLOG and counters: what happens from now on is counted.
+        if (w.connection.status() === 'connected') void w.sampler.sample();
+        else w.connection.once('status', () => void w.sampler?.sample());
+      }
+    }
     this.register();
     if (this.options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: this.prefix });
   }
@@ -202,19 +229,121 @@ export class RedisMetricsExporter implements OnModuleInit, OnModuleDestroy {
       },
     });
 
+    const routes = new Counter({
+      name: this.n('cache_route_requests_total'),
+      help: 'Responses of @Cacheable routes, by route template and outcome (hit, stale or miss).',
+      labelNames: ['route', 'outcome'],
+      registers,
+    });
+    const unchecked = new Counter({
+      name: this.n('rate_limit_unchecked_total'),
+      help: 'Rate-limit decisions Redis could not make, by policy and what the policy did instead (local, open or closed).',
+      labelNames: ['policy', 'when_unavailable'],
+      registers,
+    });
+    const routeLabel = bounded(this.options.maxRoutes ?? 100);
+    const policyLabel = bounded(this.options.maxPolicies ?? 100);
+    this.registerServer(registers);
+
     const recorder: RedisMetricsRecorder = {
       cache: (namespace, event) => cacheCounters[event].inc({ namespace }),
-      rateLimit: (policy, outcome: RateLimitOutcome) => rateLimit.inc({ policy, outcome }),
+      rateLimit: (policy, outcome: RateLimitOutcome) => rateLimit.inc({ policy: policyLabel(policy), outcome }),
       refreshTokenReuse: () => reuse.inc(),
+      cacheRoute: (route, outcome: CacheRouteOutcome) => routes.inc({ route: routeLabel(route), outcome }),
+      rateLimitUnchecked: (policy, behaviour) => unchecked.inc({ policy: policyLabel(policy), when_unavailable: behaviour }),
     };
     for (const w of watched) this.cleanups.push(w.metrics.attach(recorder));
   }
+
+  /** Figures read from Redis itself at scrape time, one sampling round per connection shared by all of them. */
+  private registerServer(registers: Registry[]): void {
+    if (this.options.server === false) return;
+    const watched = this.watched;
+    const read = async (): Promise<Array<[Watched, RedisServerSample | null]>> => Promise.all(watched.map(async (w) => [w, (await w.sampler?.sample()) ?? null] as [Watched, RedisServerSample | null]));
+    const gauge = (name: string, help: string, value: (s: RedisServerSample) => number | null) =>
+      new Gauge({
+        name: this.n(name),
+        help,
+        labelNames: ['connection'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const [w, s] of await read()) {
+            const v = s ? value(s) : null;
+            if (v !== null) this.set({ connection: w.name }, v);
+          }
+        },
+      });
+    // Counters whose totals the sampler keeps: the sample is the value, so they never go down.
+    const counter = (name: string, help: string, value: (s: RedisServerSample) => number) =>
+      new Counter({
+        name: this.n(name),
+        help,
+        labelNames: ['connection'],
+        registers,
+        async collect() {
+          await read();
+          this.reset();
+          for (const w of watched) {
+            const s = w.sampler?.latest();
+            if (s) this.inc({ connection: w.name }, value(s));
+          }
+        },
+      });
+    new Gauge({
+      name: this.n('redis_up'),
+      help: 'Whether Redis answered the last sampling round (INFO on every master): 1 yes, 0 no (down, or serving from the fallback).',
+      labelNames: ['connection'],
+      registers,
+      async collect() {
+        // Left out for the embedded store: there is no Redis to be up or down.
+        for (const [w, s] of await read()) if (w.connection.client !== null) this.set({ connection: w.name }, s ? 1 : 0);
+      },
+    });
+    gauge('redis_nodes', 'Redis servers sampled: 1, or the masters of a Cluster.', (s) => s.nodes);
+    gauge('redis_ops_per_second', 'Commands per second processed by Redis (instantaneous_ops_per_sec, summed over masters).', (s) => s.opsPerSec);
+    gauge('redis_connected_clients', 'Client connections to Redis (summed over masters).', (s) => s.connectedClients);
+    gauge('redis_memory_used_bytes', 'Memory used by Redis (used_memory, summed over masters).', (s) => s.usedMemoryBytes);
+    gauge('redis_memory_max_bytes', 'maxmemory (summed over masters); 0 when a server has no limit.', (s) => s.maxMemoryBytes);
+    gauge('redis_memory_ratio', 'used_memory / maxmemory of the fullest master; absent when a server has no maxmemory.', (s) => s.memoryRatio);
+    gauge('redis_keys', 'Keys in the database (DBSIZE, summed over masters).', (s) => s.keys);
+    counter('redis_commands_processed_total', 'Commands processed by Redis since this instance started watching (total_commands_processed deltas).', (s) => s.commandsProcessed);
+    counter('redis_evicted_keys_total', 'Keys evicted by Redis under maxmemory since this instance started watching.', (s) => s.evictedKeys);
+    counter('redis_expired_keys_total', 'Keys expired by Redis since this instance started watching.', (s) => s.expiredKeys);
+    new Gauge({
+      name: this.n('redis_keys_estimate'),
+      help: 'Keys per capability prefix (cache, sess, rl, ...), estimated from a bounded sample (exact on small databases).',
+      labelNames: ['connection', 'prefix'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const [w, s] of await read()) if (s) for (const [prefix, n] of Object.entries(s.keysByPrefix)) this.set({ connection: w.name, prefix }, n);
+      },
+    });
+    new Counter({
+      name: this.n('redis_slow_commands_total'),
+      help: 'Entries added to the Redis SLOWLOG since this instance started watching, by command name.',
+      labelNames: ['connection', 'command'],
+      registers,
+      async collect() {
+        await read();
+        this.reset();
+        for (const w of watched) {
+          const s = w.sampler?.latest();
+          if (s) for (const [command, n] of Object.entries(s.slowCommands)) this.inc({ connection: w.name, command }, n);
+        }
+      },
+    });
+  }
 }
 
-function withTimeout<T>(value: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms);
-  });
-  return Promise.race([value, timeout]).finally(() => clearTimeout(timer));
+/** Keeps the first `max` distinct values as labels; later ones become `other`, so a series count stays bounded. */
+function bounded(max: number): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return 'other';
+    seen.add(value);
+    return value;
+  };
 }

@@ -2,6 +2,7 @@ import { Controller, Get, Header, Module, type DynamicModule, type Type } from '
 import { Registry } from 'prom-client';
 import { RedisConfigError } from '../redis.errors.js';
 import { REDIS_METRICS_OPTIONS, RedisMetricsExporter, type RedisMetricsModuleOptions } from './redis-metrics.exporter.js';
+import { RedisStatusService } from './redis-status.service.js';
 
 /**
  * Prometheus metrics for the Redis kit: `RedisMetricsModule.forRoot({ path: '/metrics' })`.
@@ -20,8 +21,8 @@ export class RedisMetricsModule {
     }
     return {
       module: RedisMetricsModule,
-      providers: [{ provide: REDIS_METRICS_OPTIONS, useValue: options }, RedisMetricsExporter],
-      exports: [RedisMetricsExporter],
+      providers: [{ provide: REDIS_METRICS_OPTIONS, useValue: options }, RedisMetricsExporter, RedisStatusService],
+      exports: [RedisMetricsExporter, RedisStatusService],
       controllers: path === false ? [] : [metricsController(path)],
     };
   }

@@ -5,7 +5,13 @@ export interface RedisMetricsRecorder {
   cache(namespace: string, event: CacheMetricEvent): void;
   rateLimit(policy: string, outcome: RateLimitOutcome): void;
   refreshTokenReuse(): void;
+  /** A `@Cacheable` route answered (`route` is its template, e.g. `/trips/:id`). Optional for older recorders. */
+  cacheRoute?(route: string, outcome: CacheRouteOutcome): void;
+  /** A rate-limit decision Redis could not make: the policy followed its `whenUnavailable`. */
+  rateLimitUnchecked?(policy: string, behaviour: string): void;
 }
+
+export type CacheRouteOutcome = 'hit' | 'miss' | 'stale' | 'bypass';
 
 export type CacheMetricEvent = 'hit' | 'miss' | 'stale' | 'load' | 'bypass';
 export type RateLimitOutcome = 'allowed' | 'refused';
@@ -54,6 +60,14 @@ export class RedisMetrics {
   }
   rateLimitRefused(policy: string): void {
     this.recorder?.rateLimit(policy, 'refused');
+  }
+  /** A `@Cacheable` GET was answered; `route` is the route template, never the concrete URL. */
+  cacheRoute(route: string, outcome: CacheRouteOutcome): void {
+    this.recorder?.cacheRoute?.(route, outcome);
+  }
+  /** Redis could not decide for `policy`; it was decided by its `whenUnavailable` (`local`, `open` or `closed`). */
+  rateLimitUnchecked(policy: string, behaviour: string): void {
+    this.recorder?.rateLimitUnchecked?.(policy, behaviour);
   }
   /** An already-rotated refresh token was presented again (its family gets revoked). */
   refreshTokenReused(): void {

@@ -283,6 +283,7 @@ export class RateLimitGuard implements CanActivate {
 
   /** Redis could not decide: each policy follows its `whenUnavailable`. */
   private async degraded(charges: Charge[]): Promise<GroupResult> {
+    if (this.metrics?.enabled) for (const c of charges) this.metrics.rateLimitUnchecked(c.policy.name, c.policy.whenUnavailable);
     const closed = charges.find((c) => c.policy.whenUnavailable === 'closed');
     if (closed) {
       // Refused before the local limiter runs, so a refused request charges nothing there either.
