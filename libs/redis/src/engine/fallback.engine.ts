@@ -160,6 +160,8 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   private journal: Entry[] = [];
   private pending = { security: 0, general: 0 };
   private seq = 0;
+  /** Keys a journaled delete will remove on replay, with no other journaled write to them since. */
+  private readonly pendingDeletes = new Set<string>();
   /** Refused security writes (and the writes to their keys queued behind them), retried in the background. */
   private held: Entry[] = [];
   private heldTimer?: NodeJS.Timeout;
@@ -404,10 +406,14 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
 
   private async onBothSides(add: (engine: StoreEngine) => Promise<Unsubscribe>): Promise<Unsubscribe> {
     const local = this.memory ? await add(this.memory) : undefined;
-    const remote = await add(this.primary);
+    const adding = add(this.primary);
+    // While Redis is known to be away, do not wait for it: the subscription is registered and
+    // starts flowing when the subscriber connection is ready again.
+    const remote = this.open ? undefined : await adding;
+    adding.catch(() => undefined);
     return async () => {
       await local?.();
-      await remote();
+      await (remote ?? (await adding))();
     };
   }
 
@@ -507,6 +513,14 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
       }
       this.counters.journalRejected++;
       return new JournalFullError(security ? 'security' : 'write', limit);
+    }
+    if (entry.commutes) {
+      // A delete already waiting for the same keys, with no other journaled write to them since,
+      // has the same effect on replay: a hot key invalidated in a loop costs one entry.
+      if (entry.keys.every((k) => this.pendingDeletes.has(k))) return undefined;
+      for (const k of entry.keys) this.pendingDeletes.add(k);
+    } else {
+      for (const k of entry.keys) this.pendingDeletes.delete(k);
     }
     if (security) this.pending.security++;
     else this.pending.general++;
@@ -617,7 +631,10 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
         // land behind a later write of the same batch.
         if (scripts.length > 0) await this.deadline.race(this.primary.loadScripts(scripts));
         for (const x of scripts) loaded.add(x.commandName);
-        results = await Promise.allSettled(batch.map((e) => this.deadline.race(e.run(this.primary, e.replay ?? replay))));
+        // Journaled deletes of a batch go out as one UNLINK (split by slot on a Cluster).
+        const deletes = batch.filter((e) => e.commutes && !e.settle);
+        const merged = deletes.length > 1 ? this.deadline.race(this.primary.del([...new Set(deletes.flatMap((e) => e.keys))])) : undefined;
+        results = await Promise.allSettled(batch.map((e) => (merged && e.commutes && !e.settle ? merged : this.deadline.race(e.run(this.primary, e.replay ?? replay)))));
       } catch (error) {
         results = batch.map(() => ({ status: 'rejected', reason: error }));
       }
@@ -627,6 +644,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
         const r = results[i]!;
         if (r.status === 'fulfilled') {
           this.forget(e);
+          if (e.commutes) for (const k of e.keys) this.pendingDeletes.delete(k);
           this.counters.replayed++;
           e.settle?.(undefined, r.value);
         } else if (isAvailabilityError(r.reason)) {
@@ -722,6 +740,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     this.failures = 0;
     this.lastReply = this.now();
     this.counters.recovered++;
+    this.pendingDeletes.clear();
     const dropped = this.counters.journalDropped;
     this.counters.journalDropped = 0;
     // What memory held was either replayed or disposable; keeping it would serve it in the next outage.
