@@ -166,6 +166,8 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   private held: Entry[] = [];
   private heldTimer?: NodeJS.Timeout;
   private heldDelay: number;
+  /** Replay batch size: halved when a batch misses its deadline (a slow Redis), grown back after. */
+  private batchSize: number;
   /** Monotonic time of the last reply from Redis, and its value when the breaker last opened. */
   private lastReply: number;
   private contactBeforeOutage: number;
@@ -189,6 +191,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     this.deadline = new DeadlineQueue(options.commandTimeoutMs, this.now);
     this.probeDelay = options.probeIntervalMs;
     this.heldDelay = options.probeIntervalMs;
+    this.batchSize = this.settings.replayBatchSize;
     this.lastReply = this.contactBeforeOutage = this.now();
   }
 
@@ -611,10 +614,11 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     while (queue.length > 0) {
       const batch: Entry[] = [];
       const inBatch = new Map<string, boolean>();
-      while (queue.length > 0 && batch.length < this.settings.replayBatchSize) {
+      while (queue.length > 0 && batch.length < this.batchSize) {
         const e = queue[0]!;
         if (e.keys.some((k) => blocked.has(k))) {
           queue.shift();
+          e.replay ??= replay;
           refused.push(e);
           continue;
         }
@@ -661,6 +665,9 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
           for (const k of e.keys) blocked.add(k);
         }
       });
+      // A batch Redis could not answer within the deadline is too big for it now: halve the next.
+      if (unreachable instanceof RedisTimeoutError) this.batchSize = Math.max(1, this.batchSize >> 1);
+      else if (unreachable === undefined) this.batchSize = Math.min(this.settings.replayBatchSize, this.batchSize * 2);
       if (unreachable !== undefined) {
         const back = [...refused, ...unsent, ...queue].sort((a, b) => a.seq - b.seq);
         queue.length = 0;

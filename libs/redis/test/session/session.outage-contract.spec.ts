@@ -150,7 +150,17 @@ describe('sessions and the deny-list under the outage contract', () => {
     for (const s of kept) expect(await B.sessions.validate(s.sessionId)).not.toBeNull();
   });
 
-  it('a write Redis keeps refusing on replay (OOM under noeviction, left in place): back on Redis within 15 s, the write reported, the deny-list kept fail-closed until it is written', async () => {
+  /**
+   * Instance A behind a partition: `before` runs while connected, `during` while cut off; then
+   * Redis is put out of memory under `noeviction` (left in place) and the partition heals, so A
+   * replays into a Redis that refuses writes. `after` runs once A is connected again; Redis takes
+   * writes again when it calls `admin.config('SET', 'maxmemory', '0')`.
+   */
+  async function refusedReplay<T>(
+    before: (A: ReturnType<typeof sessionsOn>, admin: Redis) => Promise<T>,
+    during: (A: ReturnType<typeof sessionsOn>) => Promise<void>,
+    after: (context: { a: RedisConnection; A: ReturnType<typeof sessionsOn>; admin: Redis; reports: ReplayRefused[]; kept: T }) => Promise<void>,
+  ): Promise<void> {
     const server = await startRedis();
     servers.push(server);
     const hop = await Partition.open(server.port);
@@ -161,69 +171,66 @@ describe('sessions and the deny-list under the outage contract', () => {
     a.engine.onReplayRefused((r) => reports.push(r));
     const admin = new Redis(server.port, '127.0.0.1');
     try {
-      await admin.set('soc:plain', 'from-redis');
-      const live = await A.sessions.create({ userId: 'erin' });
-
+      const kept = await before(A, admin);
       await hop.cut();
       await waitUntil(() => a.status() === 'memory-fallback', { timeoutMs: 10_000, what: 'A on its fallback' });
-      expect(await A.denylist.deny({ jti: 'jwt-refused', iss: 'iss', exp: exp() })).toBe(true);
+      await during(A);
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
       await admin.config('SET', 'maxmemory', '1');
-
       await hop.heal();
       const returned = performance.now();
       await waitUntil(() => a.status() === 'connected', { timeoutMs: 15_000, what: 'A back on Redis despite the refused write' });
       expect(performance.now() - returned).toBeLessThan(15_000);
-
-      // Reported: an event naming the capability, and a counter.
-      expect(reports).toEqual([expect.objectContaining({ capability: 'denylist', reason: 'OOM', outcome: 'held' })]);
-      expect(a.breakerStats()).toMatchObject({ replayRefused: 1, refusedHeld: 1 });
-      expect(a.engine.refusedWrites('denylist')).toBe(1);
-      // Everything else is served by Redis again...
-      expect(a.engine.mode()).toBe('redis');
-      expect(await a.engine.get('plain')).toBe('from-redis');
-      expect(await A.sessions.validate(live.sessionId)).toMatchObject({ userId: 'erin' });
-      // ...while the deny-list, missing a deny on Redis, fails closed.
-      expect(await A.denylist.isDenied({ jti: 'never-denied', iss: 'iss' })).toBe(true);
-
-      // Once Redis takes writes again, the held deny is written and the deny-list answers normally.
-      await admin.config('SET', 'maxmemory', '0');
-      await waitUntil(() => a.engine.refusedWrites('denylist') === 0, { timeoutMs: 15_000, what: 'the held deny written' });
-      expect(await A.denylist.isDenied({ jti: 'never-denied', iss: 'iss' })).toBe(false);
-      expect(await A.denylist.isDenied({ jti: 'jwt-refused', iss: 'iss' })).toBe(true);
+      await after({ a, A, admin, reports, kept });
     } finally {
       await admin.config('SET', 'maxmemory', '0').catch(() => undefined);
       admin.disconnect();
     }
+  }
+
+  it('a write Redis keeps refusing on replay (OOM under noeviction, left in place): back on Redis within 15 s, the write reported, the deny-list kept fail-closed until it is written', async () => {
+    await refusedReplay(
+      async (A, admin) => {
+        await admin.set('soc:plain', 'from-redis');
+        return A.sessions.create({ userId: 'erin' });
+      },
+      async (A) => {
+        expect(await A.denylist.deny({ jti: 'jwt-refused', iss: 'iss', exp: exp() })).toBe(true);
+      },
+      async ({ a, A, admin, reports, kept: live }) => {
+        // Reported: an event naming the capability, and a counter.
+        expect(reports).toEqual([expect.objectContaining({ capability: 'denylist', reason: 'OOM', outcome: 'held' })]);
+        expect(a.breakerStats()).toMatchObject({ replayRefused: 1, refusedHeld: 1 });
+        expect(a.engine.refusedWrites('denylist')).toBe(1);
+        // Everything else is served by Redis again...
+        expect(a.engine.mode()).toBe('redis');
+        expect(await a.engine.get('plain')).toBe('from-redis');
+        expect(await A.sessions.validate(live.sessionId)).toMatchObject({ userId: 'erin' });
+        // ...while the deny-list, missing a deny on Redis, fails closed.
+        expect(await A.denylist.isDenied({ jti: 'never-denied', iss: 'iss' })).toBe(true);
+
+        // Once Redis takes writes again, the held deny is written and the deny-list answers normally.
+        await admin.config('SET', 'maxmemory', '0');
+        await waitUntil(() => a.engine.refusedWrites('denylist') === 0, { timeoutMs: 15_000, what: 'the held deny written' });
+        expect(await A.denylist.isDenied({ jti: 'never-denied', iss: 'iss' })).toBe(false);
+        expect(await A.denylist.isDenied({ jti: 'jwt-refused', iss: 'iss' })).toBe(true);
+      },
+    );
   });
 
   it('a refused session revocation keeps validate() failing closed (SessionUnavailableError) until it is written', async () => {
-    const server = await startRedis();
-    servers.push(server);
-    const hop = await Partition.open(server.port);
-    partitions.push(hop);
-    const a = await instance(hop.url);
-    const A = sessionsOn(a);
-    const admin = new Redis(server.port, '127.0.0.1');
-    try {
-      const s = await A.sessions.create({ userId: 'fred' });
-      await hop.cut();
-      await waitUntil(() => a.status() === 'memory-fallback', { timeoutMs: 10_000, what: 'A on its fallback' });
-      // fred has no session on this instance's store: revokeAll only sets his revocation epoch
-      // on replay, a write OOM refuses.
-      await A.sessions.revokeAll('fred');
-      await admin.config('SET', 'maxmemory-policy', 'noeviction');
-      await admin.config('SET', 'maxmemory', '1');
-      await hop.heal();
-      await waitUntil(() => a.status() === 'connected', { timeoutMs: 15_000, what: 'A back on Redis' });
-      expect(a.engine.refusedWrites('session')).toBe(1);
-      await expect(A.sessions.validate(s.sessionId)).rejects.toBeInstanceOf(SessionUnavailableError);
-      await admin.config('SET', 'maxmemory', '0');
-      await waitUntil(() => a.engine.refusedWrites('session') === 0, { timeoutMs: 15_000, what: 'the held revocation written' });
-      expect(await A.sessions.validate(s.sessionId)).toBeNull();
-    } finally {
-      await admin.config('SET', 'maxmemory', '0').catch(() => undefined);
-      admin.disconnect();
-    }
+    await refusedReplay(
+      (A) => A.sessions.create({ userId: 'fred' }),
+      // fred has no session in this instance's store: replayed, revokeAll only sets his
+      // revocation epoch, a write OOM refuses.
+      async (A) => void (await A.sessions.revokeAll('fred')),
+      async ({ a, A, admin, kept: s }) => {
+        expect(a.engine.refusedWrites('session')).toBe(1);
+        await expect(A.sessions.validate(s.sessionId)).rejects.toBeInstanceOf(SessionUnavailableError);
+        await admin.config('SET', 'maxmemory', '0');
+        await waitUntil(() => a.engine.refusedWrites('session') === 0, { timeoutMs: 15_000, what: 'the held revocation written' });
+        expect(await A.sessions.validate(s.sessionId)).toBeNull();
+      },
+    );
   });
 });
