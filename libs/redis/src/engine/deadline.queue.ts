@@ -52,7 +52,8 @@ interface Pending {
 export class DeadlineQueue {
   private head?: Pending;
   private tail?: Pending;
-  private timer?: NodeJS.Timeout | NodeJS.Immediate;
+  private timer?: NodeJS.Timeout;
+  private recheck?: NodeJS.Immediate;
   private armedFor = 0;
   readonly clock: DeadlineClock;
 
@@ -97,7 +98,7 @@ export class DeadlineQueue {
     } else {
       this.head = this.tail = node;
     }
-    if (!this.timer) this.arm(node.at);
+    if (!this.timer && !this.recheck) this.arm(node.at);
   }
 
   private settle(node: Pending): boolean {
@@ -120,20 +121,18 @@ export class DeadlineQueue {
   }
 
   private disarm(): void {
-    if (this.timer) {
-      clearTimeout(this.timer as NodeJS.Timeout);
-      clearImmediate(this.timer as NodeJS.Immediate);
-    }
-    this.timer = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.recheck) clearImmediate(this.recheck);
+    this.timer = this.recheck = undefined;
   }
 
   private expire(afterIo = false): void {
-    this.timer = undefined;
+    this.timer = this.recheck = undefined;
     const now = this.clock.now();
     if (!afterIo && now - this.armedFor > LAG_TOLERANCE_MS) {
       // The loop was blocked: replies may be sitting unread in the socket. Look again once it is read.
-      this.timer = setImmediate(() => this.expire(true));
-      this.timer.unref();
+      this.recheck = setImmediate(() => this.expire(true));
+      this.recheck.unref();
       return;
     }
     while (this.head && this.head.at <= now) {

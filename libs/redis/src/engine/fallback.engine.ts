@@ -160,10 +160,14 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   private journal: Entry[] = [];
   private pending = { security: 0, general: 0 };
   private seq = 0;
+  /** Keys a journaled delete will remove on replay, with no other journaled write to them since. */
+  private readonly pendingDeletes = new Set<string>();
   /** Refused security writes (and the writes to their keys queued behind them), retried in the background. */
   private held: Entry[] = [];
   private heldTimer?: NodeJS.Timeout;
   private heldDelay: number;
+  /** Replay batch size: halved when a batch misses its deadline (a slow Redis), grown back after. */
+  private batchSize: number;
   /** Monotonic time of the last reply from Redis, and its value when the breaker last opened. */
   private lastReply: number;
   private contactBeforeOutage: number;
@@ -187,6 +191,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     this.deadline = new DeadlineQueue(options.commandTimeoutMs, this.now);
     this.probeDelay = options.probeIntervalMs;
     this.heldDelay = options.probeIntervalMs;
+    this.batchSize = this.settings.replayBatchSize;
     this.lastReply = this.contactBeforeOutage = this.now();
   }
 
@@ -404,10 +409,14 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
 
   private async onBothSides(add: (engine: StoreEngine) => Promise<Unsubscribe>): Promise<Unsubscribe> {
     const local = this.memory ? await add(this.memory) : undefined;
-    const remote = await add(this.primary);
+    const adding = add(this.primary);
+    // While Redis is known to be away, do not wait for it: the subscription is registered and
+    // starts flowing when the subscriber connection is ready again.
+    const remote = this.open ? undefined : await adding;
+    adding.catch(() => undefined);
     return async () => {
       await local?.();
-      await remote();
+      await (remote ?? (await adding))();
     };
   }
 
@@ -508,6 +517,14 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
       this.counters.journalRejected++;
       return new JournalFullError(security ? 'security' : 'write', limit);
     }
+    if (entry.commutes) {
+      // A delete already waiting for the same keys, with no other journaled write to them since,
+      // has the same effect on replay: a hot key invalidated in a loop costs one entry.
+      if (entry.keys.every((k) => this.pendingDeletes.has(k))) return undefined;
+      for (const k of entry.keys) this.pendingDeletes.add(k);
+    } else {
+      for (const k of entry.keys) this.pendingDeletes.delete(k);
+    }
     if (security) this.pending.security++;
     else this.pending.general++;
     this.journal.push(entry);
@@ -597,10 +614,11 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     while (queue.length > 0) {
       const batch: Entry[] = [];
       const inBatch = new Map<string, boolean>();
-      while (queue.length > 0 && batch.length < this.settings.replayBatchSize) {
+      while (queue.length > 0 && batch.length < this.batchSize) {
         const e = queue[0]!;
         if (e.keys.some((k) => blocked.has(k))) {
           queue.shift();
+          e.replay ??= replay;
           refused.push(e);
           continue;
         }
@@ -617,7 +635,10 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
         // land behind a later write of the same batch.
         if (scripts.length > 0) await this.deadline.race(this.primary.loadScripts(scripts));
         for (const x of scripts) loaded.add(x.commandName);
-        results = await Promise.allSettled(batch.map((e) => this.deadline.race(e.run(this.primary, e.replay ?? replay))));
+        // Journaled deletes of a batch go out as one UNLINK (split by slot on a Cluster).
+        const deletes = batch.filter((e) => e.commutes && !e.settle);
+        const merged = deletes.length > 1 ? this.deadline.race(this.primary.del([...new Set(deletes.flatMap((e) => e.keys))])) : undefined;
+        results = await Promise.allSettled(batch.map((e) => (merged && e.commutes && !e.settle ? merged : this.deadline.race(e.run(this.primary, e.replay ?? replay)))));
       } catch (error) {
         results = batch.map(() => ({ status: 'rejected', reason: error }));
       }
@@ -627,6 +648,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
         const r = results[i]!;
         if (r.status === 'fulfilled') {
           this.forget(e);
+          if (e.commutes) for (const k of e.keys) this.pendingDeletes.delete(k);
           this.counters.replayed++;
           e.settle?.(undefined, r.value);
         } else if (isAvailabilityError(r.reason)) {
@@ -643,6 +665,9 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
           for (const k of e.keys) blocked.add(k);
         }
       });
+      // A batch Redis could not answer within the deadline is too big for it now: halve the next.
+      if (unreachable instanceof RedisTimeoutError) this.batchSize = Math.max(1, this.batchSize >> 1);
+      else if (unreachable === undefined) this.batchSize = Math.min(this.settings.replayBatchSize, this.batchSize * 2);
       if (unreachable !== undefined) {
         const back = [...refused, ...unsent, ...queue].sort((a, b) => a.seq - b.seq);
         queue.length = 0;
@@ -722,6 +747,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     this.failures = 0;
     this.lastReply = this.now();
     this.counters.recovered++;
+    this.pendingDeletes.clear();
     const dropped = this.counters.journalDropped;
     this.counters.journalDropped = 0;
     // What memory held was either replayed or disposable; keeping it would serve it in the next outage.

@@ -39,6 +39,12 @@ export interface MemoryStoreStats {
  */
 export class MemoryStore {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Walks `entries` from the oldest: evictions take from the front, and a fresh `keys()` iterator
+   * would skip every slot freed since the map last compacted (quadratic at a large bound). Map
+   * iterators are live: entries touched since move to the end, ahead of it; what it passed is gone.
+   */
+  private oldestCursor?: MapIterator<string>;
   private readonly heap: Array<{ at: number; key: string }> = [];
   private bytes = 0;
   private evictions = 0;
@@ -101,6 +107,7 @@ export class MemoryStore {
 
   clear(): void {
     this.entries.clear();
+    this.oldestCursor = undefined;
     this.heap.length = 0;
     this.bytes = 0;
   }
@@ -378,7 +385,9 @@ export class MemoryStore {
   private enforceBounds(justWritten: string): void {
     this.sweepExpired(16);
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const oldest = this.entries.keys().next().value as string | undefined;
+      let step = (this.oldestCursor ??= this.entries.keys()).next();
+      if (step.done) step = (this.oldestCursor = this.entries.keys()).next();
+      const oldest = step.value as string | undefined;
       if (oldest === undefined) break;
       const entry = this.entries.get(oldest)!;
       if (oldest === justWritten) {
