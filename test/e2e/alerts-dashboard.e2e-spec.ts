@@ -7,7 +7,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { RedisModule } from 'nestjs-redis-kit';
 import { RedisMetricsModule } from 'nestjs-redis-kit/metrics';
-import { startRedis, type RedisProcess } from '../support/index.js';
+import { startRedis, type RedisProcess } from '@nestjs-redis-kit/test-support';
 
 const ROOT = process.cwd();
 const ALERTS = join(ROOT, 'deploy/prometheus/alerts.yml');

@@ -7,7 +7,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { AppModule as DemoModule } from '../../apps/demo/src/app.module.js';
 import { DemoDatabase } from '../../apps/demo/src/database/database.service.js';
 import { AppModule as GatewayModule } from '../../apps/gateway/src/app.module.js';
-import { startRedis, waitUntil, type RedisProcess } from '../support/index.js';
+import { startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
 
 // Functions passed to page.evaluate run in the browser; the project compiles without the DOM library.
 declare const document: any;

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { startRedis, waitUntil, type RedisProcess } from '../../../../test/support/index.js';
+import { startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import { RedisMetrics } from '../../src/metrics/redis-metrics.js';

@@ -1,7 +1,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { freePort, startRedis, waitUntil, type RedisProcess } from '../../../../test/support/index.js';
+import { freePort, startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import type { FallbackEngine } from '../../src/engine/fallback.engine.js';
 import type { ReplayRefused } from '../../src/engine/store-engine.types.js';
