@@ -74,6 +74,27 @@ export {
 export { TokenDenylist, type DenyInput } from './session/token-denylist.service.js';
 export { SESSION_DEFAULTS, type SessionOptions } from './session/session.options.js';
 export { SessionInputError, DenylistInputError } from './session/session.errors.js';
+export {
+  SessionGuard,
+  CurrentSession,
+  CurrentUser,
+  SESSION_GUARD_OPTIONS,
+  SESSION_REQUEST_PROPERTY,
+  type SessionGuardOptions,
+  type RequestSession,
+  type SessionUser,
+} from './session/session.guard.js';
+export {
+  sessionCookie,
+  clearSessionCookie,
+  readSessionId,
+  readCookie,
+  DEFAULT_SESSION_COOKIE,
+  type SessionCookieOptions,
+  type SessionHttpRequest,
+  type SessionIdLookup,
+  type SessionIdSources,
+} from './session/session.http.js';
 
 // ---- Rate limiting ----------------------------------------------------------------------------
 export { RateLimit, SkipRateLimit } from './rate-limit/rate-limit.decorator.js';
