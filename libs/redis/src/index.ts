@@ -15,7 +15,7 @@ export {
   type RedisSentinelOptions,
 } from './connection/connection.options.js';
 export { toMs, type Duration } from './duration.js';
-export { redisOptionsFromEnv, REDIS_ENV_VARIABLES } from './config/redis-env.loader.js';
+export { redisOptionsFromEnv, REDIS_ENV_VARIABLES, type RedisEnvOptions } from './config/redis-env.loader.js';
 export { RedisConnection, type RedisStatus, type RedisConnectionEvents } from './connection/redis.connection.js';
 export {
   DEFAULT_REDIS_NAME,
