@@ -17,6 +17,7 @@ export {
 export { toMs, type Duration } from './duration.js';
 export { redisOptionsFromEnv, REDIS_ENV_VARIABLES, type RedisEnvOptions } from './config/redis-env.loader.js';
 export { RedisConnection, type RedisStatus, type RedisConnectionEvents } from './connection/redis.connection.js';
+export { createBullMqConnection, BULLMQ_CONNECTION_SETTINGS } from './connection/bullmq.connection.js';
 export {
   DEFAULT_REDIS_NAME,
   getRedisToken,
