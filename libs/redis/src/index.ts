@@ -15,7 +15,7 @@ export {
   type RedisSentinelOptions,
 } from './connection/connection.options.js';
 export { toMs, type Duration } from './duration.js';
-export { redisOptionsFromEnv, REDIS_ENV_VARIABLES, type RedisEnvOptions } from './config/redis-env.loader.js';
+export { redisOptionsFromEnv, REDIS_ENV_VARIABLES, type RedisEnvOptions, type EnvSource as RedisEnvSource } from './config/redis-env.loader.js';
 export { RedisConnection, type RedisStatus, type RedisConnectionEvents } from './connection/redis.connection.js';
 export { createBullMqConnection, BULLMQ_CONNECTION_SETTINGS } from './connection/bullmq.connection.js';
 export {

@@ -21,7 +21,8 @@ export const REDIS_ENV_VARIABLES = [
 ] as const;
 
 type EnvName = (typeof REDIS_ENV_VARIABLES)[number];
-type EnvSource = Readonly<Record<string, string | undefined>> | { get(key: string): unknown };
+/** Where `redisOptionsFromEnv` reads variables: `process.env`, a plain object, or anything with `get(key)` such as `ConfigService`. */
+export type EnvSource = Readonly<Record<string, string | undefined>> | { get(key: string): unknown };
 
 const TRUE = ['true', '1', 'yes', 'on'];
 const FALSE = ['false', '0', 'no', 'off'];

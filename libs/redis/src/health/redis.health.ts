@@ -6,6 +6,7 @@ import { DEFAULT_REDIS_NAME, getRedisConnectionToken } from '../connection/redis
 import { probeRedis, topologyOf } from './redis-health.probe.js';
 import { REDIS_HEALTH_OPTIONS, type RedisHealthModuleOptions } from './redis-health.options.js';
 
+/** Options of `RedisHealthIndicator.isHealthy`. */
 export interface RedisHealthCheckOptions {
   /** Longest the check may take; past it Redis is reported `down` (default 1000). */
   timeoutMs?: number;
@@ -15,6 +16,7 @@ export interface RedisHealthCheckOptions {
   embedded?: 'up' | 'degraded';
 }
 
+/** Default deadline of a health check, in milliseconds. */
 export const REDIS_HEALTH_DEFAULT_TIMEOUT_MS = 1_000;
 
 /**

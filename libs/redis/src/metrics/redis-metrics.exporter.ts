@@ -6,6 +6,7 @@ import { DEFAULT_REDIS_NAME, getRedisConnectionToken } from '../connection/redis
 import { RedisConfigError } from '../redis.errors.js';
 import { getRedisMetricsToken, RedisMetrics, type CacheMetricEvent, type RateLimitOutcome, type RedisMetricsRecorder } from './redis-metrics.js';
 
+/** Options of `RedisMetricsModule.forRoot`. */
 export interface RedisMetricsModuleOptions {
   /** Route of the scrape endpoint (default `'/metrics'`); `false` mounts none, so the app serves `RedisMetricsExporter.metrics()` itself. */
   path?: string | false;

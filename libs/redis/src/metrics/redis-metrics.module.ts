@@ -4,11 +4,6 @@ import { RedisConfigError } from '../redis.errors.js';
 import { REDIS_METRICS_OPTIONS, RedisMetricsExporter, type RedisMetricsModuleOptions } from './redis-metrics.exporter.js';
 
 /**
- * Prometheus metrics for the Redis kit: `RedisMetricsModule.forRoot({ path: '/metrics' })`.
- * Lives in `nestjs-redis-kit/metrics` so that prom-client stays an optional peer: applications
- * that never import this entry point never load it, and capabilities report into a no-op.
- */
-/**
  * Options of {@link RedisMetricsModule.forRootAsync}. The route is known when the module is
  * declared (Nest reads routes from decorators), so `path` sits here and not in the factory's result.
  */
@@ -21,6 +16,11 @@ export interface RedisMetricsModuleAsyncOptions extends Pick<ModuleMetadata, 'im
   useFactory: (...args: never[]) => Omit<RedisMetricsModuleOptions, 'path'> | Promise<Omit<RedisMetricsModuleOptions, 'path'>>;
 }
 
+/**
+ * Prometheus metrics for the Redis kit: `RedisMetricsModule.forRoot({ path: '/metrics' })`.
+ * Lives in `nestjs-redis-kit/metrics` so that prom-client stays an optional peer: applications
+ * that never import this entry point never load it, and capabilities report into a no-op.
+ */
 @Module({})
 export class RedisMetricsModule {
   /** Registers the exporter and, unless `path: false`, the scrape route. */

@@ -7,7 +7,9 @@ export interface RedisMetricsRecorder {
   refreshTokenReuse(): void;
 }
 
+/** Cache events counted per namespace. */
 export type CacheMetricEvent = 'hit' | 'miss' | 'stale' | 'load';
+/** Rate-limit decisions counted per policy. */
 export type RateLimitOutcome = 'allowed' | 'refused';
 /** Counts active sessions when metrics are scraped (e.g. from `SessionService.stats()`). */
 export type ActiveSessionsSource = () => number | Promise<number>;
