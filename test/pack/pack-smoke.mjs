@@ -4,7 +4,7 @@
 // Plain Node on purpose: it must not depend on the jest/ts-jest setup it is checking behind.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -180,7 +180,8 @@ const assert = require('node:assert/strict');
 const { Controller, Get, Inject, Module } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
 const { HealthCheckService, TerminusModule } = require('@nestjs/terminus');
-const { RedisConnection, RedisModule, SessionService } = require('nestjs-redis-kit');
+const { Post, Res, UseGuards } = require('@nestjs/common');
+const { CurrentUser, RedisConnection, RedisModule, sessionCookie, SessionGuard, SessionService } = require('nestjs-redis-kit');
 const { RedisHealthIndicator, RedisHealthModule } = require('nestjs-redis-kit/health');
 const { RedisMetricsModule } = require('nestjs-redis-kit/metrics');
 
@@ -201,10 +202,31 @@ Inject(HealthCheckService)(HealthController, undefined, 0);
 Inject(RedisHealthIndicator)(HealthController, undefined, 1);
 Get()(HealthController.prototype, 'check', Object.getOwnPropertyDescriptor(HealthController.prototype, 'check'));
 
+class AuthController {
+  constructor(sessions) {
+    this.sessions = sessions;
+  }
+  async login(res) {
+    sessionCookie(res, await this.sessions.create({ userId: 'cjs-cookie', data: { plan: 'free' } }));
+    return { ok: true };
+  }
+  me(user) {
+    return user;
+  }
+}
+Controller('auth')(AuthController);
+Inject(SessionService)(AuthController, undefined, 0);
+const method = (name) => Object.getOwnPropertyDescriptor(AuthController.prototype, name);
+Res({ passthrough: true })(AuthController.prototype, 'login', 0);
+Post('login')(AuthController.prototype, 'login', method('login'));
+CurrentUser()(AuthController.prototype, 'me', 0);
+UseGuards(SessionGuard)(AuthController.prototype, 'me', method('me'));
+Get('me')(AuthController.prototype, 'me', method('me'));
+
 class AppModule {}
 Module({
   imports: [RedisModule.forRoot({ url }), TerminusModule, RedisHealthModule, RedisMetricsModule.forRoot()],
-  controllers: [HealthController],
+  controllers: [HealthController, AuthController],
 })(AppModule);
 
 async function main() {
@@ -226,6 +248,16 @@ async function main() {
     assert.equal(session && session.userId, 'cjs-user');
     console.log('ok require(): session created and validated on Redis (Lua scripts)');
 
+    const login = await fetch(base + '/auth/login', { method: 'POST' });
+    assert.equal(login.status, 201);
+    const cookie = login.headers.getSetCookie()[0];
+    assert.match(cookie, /^sid=[^;]+; Max-Age=[0-9]+; Path=[/]; Secure; HttpOnly; SameSite=Lax$/);
+    const me = await fetch(base + '/auth/me', { headers: { cookie: cookie.split(';')[0] } });
+    assert.equal(me.status, 200);
+    assert.deepEqual(await me.json(), { id: 'cjs-cookie', data: { plan: 'free' } });
+    assert.equal((await fetch(base + '/auth/me')).status, 401);
+    console.log('ok require(): sessionCookie + SessionGuard + @CurrentUser over HTTP (200 with the cookie, 401 without)');
+
     const metrics = await fetch(base + '/metrics');
     assert.equal(metrics.status, 200);
     const text = await metrics.text();
@@ -240,6 +272,49 @@ main().catch((error) => {
   console.error(error);
   process.exit(1);
 });
+`;
+
+// The package README's "Minimal app", as a user copies it, plus a bootstrap that checks what it promises.
+function readmeMinimalApp() {
+  const readme = readFileSync(join(libDir, 'README.md'), 'utf8');
+  const match = /## Minimal app\s+```ts\n([\s\S]*?)```/.exec(readme);
+  if (!match) throw new StepError('libs/redis/README.md has no "## Minimal app" TypeScript block');
+  return match[1];
+}
+const MINIMAL_BOOTSTRAP = `
+// ---- appended by pack-smoke: boot it and check what the README promises ----
+import { NestFactory } from '@nestjs/core';
+const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+await app.listen(0, '127.0.0.1');
+const base = await app.getUrl();
+const first = await (await fetch(base + '/hello')).json();
+const second = await (await fetch(base + '/hello')).json();
+if (JSON.stringify(first) !== JSON.stringify(second)) throw new Error('GET /hello was not served from the cache');
+const statuses: number[] = [];
+for (let i = 0; i < 6; i++) statuses.push((await fetch(base + '/login', { method: 'POST' })).status);
+if (statuses.join() !== '201,201,201,201,201,429') throw new Error('POST /login statuses ' + statuses.join());
+await app.close();
+console.log('ok README minimal app: compiled with tsc --strict against the tarball, GET /hello cached, 6th POST /login answers 429');
+`;
+
+// TypeScript in a CommonJS package, as \`tsc\` compiles it there (import → require), then run.
+const TYPED_CTS = `import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Module } from '@nestjs/common';
+import { RedisModule, SessionGuard, type Duration } from 'nestjs-redis-kit';
+import { RedisHealthModule } from 'nestjs-redis-kit/health';
+import { RedisMetricsModule } from 'nestjs-redis-kit/metrics';
+
+const ttl: Duration = String(process.env.SMOKE_TTL ?? '1m');
+@Module({ imports: [RedisModule.forRoot({ cache: { ttl } }), RedisHealthModule.forRoot({ embedded: 'up' }), RedisMetricsModule.forRoot()], providers: [SessionGuard] })
+class AppModule {}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+  await app.close();
+  console.log('ok TypeScript compiled as CommonJS (module nodenext) imports every entry point and boots');
+}
+void main();
 `;
 
 // require() of the health subpath in an app without the optional peer: the error must name it.
@@ -325,15 +400,18 @@ async function main() {
     if (leaked.length > 0) throw new StepError(`the tarball ships sources or tests: ${leaked.slice(0, 5).join(', ')}`);
     log(`tarball ${tarballs[0]}: ${entries.length} files, ${expectedLua.length} Lua scripts inlined in dist/engine/lua.generated.js`);
 
-    const app = join(work, 'app');
-    mkdirSync(app);
-    writeFileSync(
-      join(app, 'package.json'),
-      `${JSON.stringify({ name: 'pack-smoke-app', private: true, type: 'module', dependencies: { 'nestjs-redis-kit': `file:${tarball}`, ...APP_DEPENDENCIES } }, null, 2)}\n`,
-    );
-    writeFileSync(join(app, 'main.mjs'), MAIN_MJS);
-    log(`npm install in ${app}`);
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, env: npmEnv, timeoutMs: 300_000 });
+    /** A fresh app outside the workspace with the tarball and `dependencies` installed, and its entry file. */
+    const scratchApp = async (name, type, dependencies, entry, text) => {
+      const dir = join(work, name);
+      mkdirSync(dir);
+      const manifest = { name: `pack-smoke-${name}`, private: true, type, dependencies: { 'nestjs-redis-kit': `file:${tarball}`, ...dependencies } };
+      writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      writeFileSync(join(dir, entry), text);
+      log(`npm install in ${dir} (a "type": "${type}" app)`);
+      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv, timeoutMs: 300_000 });
+      return dir;
+    };
+    const app = await scratchApp('app', 'module', APP_DEPENDENCIES, 'main.mjs', MAIN_MJS);
 
     // The scratch app configures Redis in code; variables from the caller's shell must not leak in.
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('REDIS_') && key !== 'NODE_OPTIONS'));
@@ -343,6 +421,17 @@ async function main() {
     redis = await startRedis();
     log(`boot on redis-server ${redis.url}`);
     process.stdout.write(indent(await run(process.execPath, ['main.mjs', redis.url], { cwd: app, env, timeoutMs: 60_000 })));
+
+    const minimal = readmeMinimalApp();
+    log(`README minimal app (${minimal.trimEnd().split('\n').length} lines): tsc --strict against the tarball's types, then boot on redis-server`);
+    writeFileSync(join(app, 'minimal.mts'), minimal + MINIMAL_BOOTSTRAP);
+    await run(
+      process.execPath,
+      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), 'minimal.mts', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+        '--experimentalDecorators', '--emitDecoratorMetadata', '--skipLibCheck', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), '--outDir', '.'],
+      { cwd: app, timeoutMs: 120_000 },
+    );
+    process.stdout.write(indent(await run(process.execPath, ['minimal.mjs'], { cwd: app, env: { ...env, REDIS_URL: redis.url }, timeoutMs: 60_000 })));
 
     log('require() of the health subpath without @nestjs/terminus');
     writeFileSync(join(app, 'missing-peer.cjs'), MISSING_PEER_CJS);
@@ -370,15 +459,16 @@ async function main() {
     if (bundled.errors.length > 0) throw new StepError(`esbuild failed: ${bundled.errors.map((e) => e.text).join('; ')}`);
     process.stdout.write(indent(await run(process.execPath, ['app.mjs', redis.url], { cwd: bundleDir, env, timeoutMs: 60_000 })));
 
-    const cjsApp = join(work, 'cjs-app');
-    mkdirSync(cjsApp);
-    writeFileSync(
-      join(cjsApp, 'package.json'),
-      `${JSON.stringify({ name: 'pack-smoke-cjs-app', private: true, type: 'commonjs', dependencies: { 'nestjs-redis-kit': `file:${tarball}`, ...CJS_APP_DEPENDENCIES } }, null, 2)}\n`,
+    const cjsApp = await scratchApp('cjs-app', 'commonjs', CJS_APP_DEPENDENCIES, 'main.cjs', MAIN_CJS);
+    log('CommonJS app: TypeScript compiled to require() by tsc');
+    writeFileSync(join(cjsApp, 'typed.cts'), TYPED_CTS);
+    await run(
+      process.execPath,
+      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), 'typed.cts', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+        '--experimentalDecorators', '--emitDecoratorMetadata', '--skipLibCheck', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), '--outDir', '.'],
+      { cwd: cjsApp, timeoutMs: 120_000 },
     );
-    writeFileSync(join(cjsApp, 'main.cjs'), MAIN_CJS);
-    log(`npm install in ${cjsApp} (a "type": "commonjs" app)`);
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: cjsApp, env: npmEnv, timeoutMs: 300_000 });
+    process.stdout.write(indent(await run(process.execPath, ['typed.cjs'], { cwd: cjsApp, env, timeoutMs: 60_000 })));
     log('CommonJS app: require() the library, /health and /metrics, boot on redis-server');
     process.stdout.write(indent(await run(process.execPath, ['main.cjs', redis.url], { cwd: cjsApp, env, timeoutMs: 60_000 })));
   } finally {
