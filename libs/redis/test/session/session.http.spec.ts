@@ -8,6 +8,8 @@ import {
   CurrentSession,
   CurrentUser,
   RedisModule,
+  RedisTimeoutError,
+  RedisUnavailableError,
   sessionCookie,
   SessionGuard,
   SessionService,
@@ -200,6 +202,34 @@ describe.each(['express', 'fastify'] as const)("SessionGuard with fallback: 'non
     } finally {
       await app.close();
       await redis.destroy();
+    }
+  });
+});
+
+// The outage contract is moving to validate() throwing a typed "could not check" error; until then
+// these two are what "could not check" looks like, and the guard must turn them into 503, not 401/500.
+describe.each(['express', 'fastify'] as const)('SessionGuard when validate() throws over %s', (platform) => {
+  it.each([
+    ['RedisUnavailableError', () => new RedisUnavailableError()],
+    ['RedisTimeoutError', () => new RedisTimeoutError(300)],
+  ])('%s answers 503; any other error stays a 500', async (_name, error) => {
+    const { app, base } = await boot(platform, {});
+    const sessions = app.get(SessionService);
+    const { sessionId } = (await call(base, '/login', { method: 'POST', body: { userId: 'ivan', name: 'Ivan' } })).body as { sessionId: string };
+    const original = sessions.validate.bind(sessions);
+    try {
+      sessions.validate = (async () => {
+        throw error();
+      }) as typeof sessions.validate;
+      expect((await call(base, '/me', { headers: { cookie: `sid=${sessionId}` } })).status).toBe(503);
+      sessions.validate = (async () => {
+        throw new TypeError('a bug');
+      }) as typeof sessions.validate;
+      expect((await call(base, '/me', { headers: { cookie: `sid=${sessionId}` } })).status).toBe(500);
+      sessions.validate = original;
+      expect((await call(base, '/me', { headers: { cookie: `sid=${sessionId}` } })).status).toBe(200);
+    } finally {
+      await app.close();
     }
   });
 });
