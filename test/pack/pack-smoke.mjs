@@ -4,7 +4,7 @@
 // Plain Node on purpose: it must not depend on the jest/ts-jest setup it is checking behind.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -25,6 +25,9 @@ const APP_DEPENDENCIES = {
   'class-validator': '0.15.1',
   'class-transformer': '0.5.1',
 };
+
+// The CommonJS consumer also loads the optional peers of the health and metrics subpaths.
+const CJS_APP_DEPENDENCIES = { ...APP_DEPENDENCIES, '@nestjs/terminus': '12.1.0', 'prom-client': '15.1.3' };
 
 class StepError extends Error {}
 
@@ -168,6 +171,203 @@ assert.equal(app.get(RedisConnection).status(), 'disconnected');
 console.log('ok closed cleanly');
 `;
 
+// A CommonJS app (`"type": "commonjs"`, plain require) on Node 20.19+, which can require() ESM: the
+// exports map must offer a `default` condition, and no module of the library may use top-level
+// await (require(esm) refuses those with ERR_REQUIRE_ASYNC_MODULE).
+const MAIN_CJS = `'use strict';
+require('reflect-metadata');
+const assert = require('node:assert/strict');
+const { Controller, Get, Inject, Module } = require('@nestjs/common');
+const { NestFactory } = require('@nestjs/core');
+const { HealthCheckService, TerminusModule } = require('@nestjs/terminus');
+const { Post, Res, UseGuards } = require('@nestjs/common');
+const { CurrentUser, RedisConnection, RedisModule, sessionCookie, SessionGuard, SessionService } = require('nestjs-redis-kit');
+const { RedisHealthIndicator, RedisHealthModule } = require('nestjs-redis-kit/health');
+const { RedisMetricsModule } = require('nestjs-redis-kit/metrics');
+
+const url = process.argv[2];
+assert.ok(url, 'usage: node main.cjs <redis url>');
+
+class HealthController {
+  constructor(health, redis) {
+    this.health = health;
+    this.redis = redis;
+  }
+  check() {
+    return this.health.check([() => this.redis.isHealthy('redis')]);
+  }
+}
+Controller('health')(HealthController);
+Inject(HealthCheckService)(HealthController, undefined, 0);
+Inject(RedisHealthIndicator)(HealthController, undefined, 1);
+Get()(HealthController.prototype, 'check', Object.getOwnPropertyDescriptor(HealthController.prototype, 'check'));
+
+class AuthController {
+  constructor(sessions) {
+    this.sessions = sessions;
+  }
+  async login(res) {
+    sessionCookie(res, await this.sessions.create({ userId: 'cjs-cookie', data: { plan: 'free' } }));
+    return { ok: true };
+  }
+  me(user) {
+    return user;
+  }
+}
+Controller('auth')(AuthController);
+Inject(SessionService)(AuthController, undefined, 0);
+const method = (name) => Object.getOwnPropertyDescriptor(AuthController.prototype, name);
+Res({ passthrough: true })(AuthController.prototype, 'login', 0);
+Post('login')(AuthController.prototype, 'login', method('login'));
+CurrentUser()(AuthController.prototype, 'me', 0);
+UseGuards(SessionGuard)(AuthController.prototype, 'me', method('me'));
+Get('me')(AuthController.prototype, 'me', method('me'));
+
+class AppModule {}
+Module({
+  imports: [RedisModule.forRoot({ url }), TerminusModule, RedisHealthModule, RedisMetricsModule.forRoot()],
+  controllers: [HealthController, AuthController],
+})(AppModule);
+
+async function main() {
+  const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+  try {
+    await app.listen(0, '127.0.0.1');
+    const base = await app.getUrl();
+    assert.equal(app.get(RedisConnection).status(), 'connected');
+
+    const health = await fetch(base + '/health');
+    const body = await health.json();
+    assert.equal(health.status, 200, JSON.stringify(body));
+    assert.equal(body.info.redis.status, 'up');
+    console.log('ok require(): GET /health reports redis up');
+
+    const sessions = app.get(SessionService);
+    const tokens = await sessions.create({ userId: 'cjs-user', data: { role: 'member' } });
+    const session = await sessions.validate(tokens.sessionId);
+    assert.equal(session && session.userId, 'cjs-user');
+    console.log('ok require(): session created and validated on Redis (Lua scripts)');
+
+    const login = await fetch(base + '/auth/login', { method: 'POST' });
+    assert.equal(login.status, 201);
+    const cookie = login.headers.getSetCookie()[0];
+    assert.match(cookie, /^sid=[^;]+; Max-Age=[0-9]+; Path=[/]; Secure; HttpOnly; SameSite=Lax$/);
+    const me = await fetch(base + '/auth/me', { headers: { cookie: cookie.split(';')[0] } });
+    assert.equal(me.status, 200);
+    assert.deepEqual(await me.json(), { id: 'cjs-cookie', data: { plan: 'free' } });
+    assert.equal((await fetch(base + '/auth/me')).status, 401);
+    console.log('ok require(): sessionCookie + SessionGuard + @CurrentUser over HTTP (200 with the cookie, 401 without)');
+
+    const metrics = await fetch(base + '/metrics');
+    assert.equal(metrics.status, 200);
+    const text = await metrics.text();
+    assert.match(text, /^# TYPE redis_kit_/m);
+    console.log('ok require(): GET /metrics serves Prometheus text');
+  } finally {
+    await app.close();
+  }
+  console.log('ok require(): closed cleanly');
+}
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+
+// The package README's "Minimal app", as a user copies it, plus a bootstrap that checks what it promises.
+function readmeMinimalApp() {
+  const readme = readFileSync(join(libDir, 'README.md'), 'utf8');
+  const match = /## Minimal app\s+```ts\n([\s\S]*?)```/.exec(readme);
+  if (!match) throw new StepError('libs/redis/README.md has no "## Minimal app" TypeScript block');
+  return match[1];
+}
+const MINIMAL_BOOTSTRAP = `
+// ---- appended by pack-smoke: boot it and check what the README promises ----
+import { NestFactory } from '@nestjs/core';
+const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+await app.listen(0, '127.0.0.1');
+const base = await app.getUrl();
+const first = await (await fetch(base + '/hello')).json();
+const second = await (await fetch(base + '/hello')).json();
+if (JSON.stringify(first) !== JSON.stringify(second)) throw new Error('GET /hello was not served from the cache');
+const statuses: number[] = [];
+for (let i = 0; i < 6; i++) statuses.push((await fetch(base + '/login', { method: 'POST' })).status);
+if (statuses.join() !== '201,201,201,201,201,429') throw new Error('POST /login statuses ' + statuses.join());
+await app.close();
+console.log('ok README minimal app: compiled with tsc --strict against the tarball, GET /hello cached, 6th POST /login answers 429');
+`;
+
+// TypeScript in a CommonJS package, as \`tsc\` compiles it there (import → require), then run.
+const TYPED_CTS = `import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Module } from '@nestjs/common';
+import { RedisModule, SessionGuard, type Duration } from 'nestjs-redis-kit';
+import { RedisHealthModule } from 'nestjs-redis-kit/health';
+import { RedisMetricsModule } from 'nestjs-redis-kit/metrics';
+
+const ttl: Duration = String(process.env.SMOKE_TTL ?? '1m');
+@Module({ imports: [RedisModule.forRoot({ cache: { ttl } }), RedisHealthModule.forRoot({ embedded: 'up' }), RedisMetricsModule.forRoot()], providers: [SessionGuard] })
+class AppModule {}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+  await app.close();
+  console.log('ok TypeScript compiled as CommonJS (module nodenext) imports every entry point and boots');
+}
+void main();
+`;
+
+// require() of the health subpath in an app without the optional peer: the error must name it.
+const MISSING_PEER_CJS = `'use strict';
+const assert = require('node:assert/strict');
+let message = '';
+assert.throws(() => require('nestjs-redis-kit/health'), (error) => {
+  message = String(error.message).split('\\n')[0];
+  assert.match(message, /@nestjs\\/terminus/);
+  return true;
+});
+console.log('ok the error reads: ' + message.replace(/ imported from .*/, ' imported from …'));
+const { RedisModule } = require('nestjs-redis-kit');
+assert.equal(typeof RedisModule.forRoot, 'function');
+console.log('ok require("nestjs-redis-kit/health") without @nestjs/terminus names the missing package; the main entry still loads');
+`;
+
+// An app bundled into one file with esbuild (the library included): nothing may be read from disk
+// next to the library's modules at import time (the Lua scripts are inlined at build time). The
+// bundle runs from a directory with no node_modules at all.
+const BUNDLE_ENTRY = `import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { RedisConnection, RedisModule, SessionService } from 'nestjs-redis-kit';
+
+const url = process.argv[2];
+class AppModule {}
+Module({ imports: [RedisModule.forRoot({ url, keyPrefix: 'bundle:' })] })(AppModule);
+
+const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+try {
+  assert.equal(app.get(RedisConnection).status(), 'connected');
+  const sessions = app.get(SessionService);
+  const tokens = await sessions.create({ userId: 'bundled-user' });
+  assert.equal((await sessions.validate(tokens.sessionId))?.userId, 'bundled-user');
+  const probe = new Redis(url);
+  const keys = await probe.keys('bundle:sess:*');
+  assert.ok(keys.length > 0, 'the session scripts wrote nothing to Redis');
+  assert.equal(await sessions.revoke(tokens.sessionId), true);
+  assert.equal(await sessions.validate(tokens.sessionId), null);
+  await probe.quit();
+  console.log('ok bundle: session create/validate/revoke ran as Lua on Redis (' + keys.length + ' keys under bundle:sess:)');
+} finally {
+  await app.close();
+}
+console.log('ok bundle: closed cleanly');
+`;
+
+// Packages Nest loads only when present (microservices, websockets, GraphQL...): left out of the bundle.
+const BUNDLE_EXTERNALS = ['@nestjs/microservices', '@nestjs/websockets', '@nestjs/platform-express', 'class-transformer/storage', '@fastify/*'];
+
 function listLua(dir, base = dir) {
   const found = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -191,24 +391,30 @@ async function main() {
 
     const entries = (await run('tar', ['-tzf', tarball], { timeoutMs: 30_000 })).split('\n').filter(Boolean);
     const missing = ['package/package.json', 'package/dist/index.js', 'package/dist/index.d.ts'].filter((e) => !entries.includes(e));
-    // Every script in the sources must ship: the engine reads them from disk next to the built code.
-    const expectedLua = listLua(join(libDir, 'src')).map((rel) => `package/dist/${rel}`);
-    if (expectedLua.length === 0) throw new StepError('no *.lua under libs/redis/src; the check below would prove nothing');
-    missing.push(...expectedLua.filter((e) => !entries.includes(e)));
+    // The Lua scripts are inlined into dist/engine/lua.generated.js at build time: every one must be there.
+    missing.push(...['package/dist/engine/lua.generated.js', 'package/LICENSE', 'package/CHANGELOG.md', 'package/README.md'].filter((e) => !entries.includes(e)));
     if (missing.length > 0) throw new StepError(`the tarball lacks ${missing.join(', ')}`);
+    const expectedLua = listLua(join(libDir, 'src', 'engine', 'scripts'));
+    if (expectedLua.length === 0) throw new StepError('no *.lua under libs/redis/src/engine/scripts; the check below would prove nothing');
+    const generated = await run('tar', ['-xzOf', tarball, 'package/dist/engine/lua.generated.js'], { timeoutMs: 30_000 });
+    const notInlined = expectedLua.filter((rel) => !generated.includes(JSON.stringify(rel)));
+    if (notInlined.length > 0) throw new StepError(`dist/engine/lua.generated.js lacks ${notInlined.join(', ')}`);
     const leaked = entries.filter((e) => /\.spec\.|^package\/(src|test)\//.test(e));
     if (leaked.length > 0) throw new StepError(`the tarball ships sources or tests: ${leaked.slice(0, 5).join(', ')}`);
-    log(`tarball ${tarballs[0]}: ${entries.length} files, ${expectedLua.length} Lua scripts under dist/engine/scripts`);
+    log(`tarball ${tarballs[0]}: ${entries.length} files, ${expectedLua.length} Lua scripts inlined in dist/engine/lua.generated.js`);
 
-    const app = join(work, 'app');
-    mkdirSync(app);
-    writeFileSync(
-      join(app, 'package.json'),
-      `${JSON.stringify({ name: 'pack-smoke-app', private: true, type: 'module', dependencies: { 'nestjs-redis-kit': `file:${tarball}`, ...APP_DEPENDENCIES } }, null, 2)}\n`,
-    );
-    writeFileSync(join(app, 'main.mjs'), MAIN_MJS);
-    log(`npm install in ${app}`);
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, env: npmEnv, timeoutMs: 300_000 });
+    /** A fresh app outside the workspace with the tarball and `dependencies` installed, and its entry file. */
+    const scratchApp = async (name, type, dependencies, entry, text) => {
+      const dir = join(work, name);
+      mkdirSync(dir);
+      const manifest = { name: `pack-smoke-${name}`, private: true, type, dependencies: { 'nestjs-redis-kit': `file:${tarball}`, ...dependencies } };
+      writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      writeFileSync(join(dir, entry), text);
+      log(`npm install in ${dir} (a "type": "${type}" app)`);
+      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir, env: npmEnv, timeoutMs: 300_000 });
+      return dir;
+    };
+    const app = await scratchApp('app', 'module', APP_DEPENDENCIES, 'main.mjs', MAIN_MJS);
 
     // The scratch app configures Redis in code; variables from the caller's shell must not leak in.
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('REDIS_') && key !== 'NODE_OPTIONS'));
@@ -218,6 +424,56 @@ async function main() {
     redis = await startRedis();
     log(`boot on redis-server ${redis.url}`);
     process.stdout.write(indent(await run(process.execPath, ['main.mjs', redis.url], { cwd: app, env, timeoutMs: 60_000 })));
+
+    const minimal = readmeMinimalApp();
+    log(`README minimal app (${minimal.trimEnd().split('\n').length} lines): tsc --strict against the tarball's types, then boot on redis-server`);
+    writeFileSync(join(app, 'minimal.mts'), minimal + MINIMAL_BOOTSTRAP);
+    await run(
+      process.execPath,
+      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), 'minimal.mts', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+        '--experimentalDecorators', '--emitDecoratorMetadata', '--skipLibCheck', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), '--outDir', '.'],
+      { cwd: app, timeoutMs: 120_000 },
+    );
+    process.stdout.write(indent(await run(process.execPath, ['minimal.mjs'], { cwd: app, env: { ...env, REDIS_URL: redis.url }, timeoutMs: 60_000 })));
+
+    log('require() of the health subpath without @nestjs/terminus');
+    writeFileSync(join(app, 'missing-peer.cjs'), MISSING_PEER_CJS);
+    process.stdout.write(indent(await run(process.execPath, ['missing-peer.cjs'], { cwd: app, env, timeoutMs: 60_000 })));
+
+    log('esbuild bundle of an app importing the library, run without node_modules');
+    writeFileSync(join(app, 'bundle-entry.mjs'), BUNDLE_ENTRY);
+    const bundleDir = join(work, 'bundled');
+    mkdirSync(bundleDir);
+    const { build } = await import('esbuild');
+    const bundled = await build({
+      entryPoints: [join(app, 'bundle-entry.mjs')],
+      absWorkingDir: app,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: join(bundleDir, 'app.mjs'),
+      // Nest's optional integrations, loaded only if installed; a real app bundles them the same way.
+      external: BUNDLE_EXTERNALS,
+      // Bundled CommonJS dependencies call require(): give the ESM bundle one.
+      banner: { js: "import { createRequire as __nrkCreateRequire } from 'node:module'; const require = __nrkCreateRequire(import.meta.url);" },
+      logLevel: 'silent',
+    });
+    if (bundled.errors.length > 0) throw new StepError(`esbuild failed: ${bundled.errors.map((e) => e.text).join('; ')}`);
+    process.stdout.write(indent(await run(process.execPath, ['app.mjs', redis.url], { cwd: bundleDir, env, timeoutMs: 60_000 })));
+
+    const cjsApp = await scratchApp('cjs-app', 'commonjs', CJS_APP_DEPENDENCIES, 'main.cjs', MAIN_CJS);
+    log('CommonJS app: TypeScript compiled to require() by tsc');
+    writeFileSync(join(cjsApp, 'typed.cts'), TYPED_CTS);
+    await run(
+      process.execPath,
+      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), 'typed.cts', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+        '--experimentalDecorators', '--emitDecoratorMetadata', '--skipLibCheck', '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), '--outDir', '.'],
+      { cwd: cjsApp, timeoutMs: 120_000 },
+    );
+    process.stdout.write(indent(await run(process.execPath, ['typed.cjs'], { cwd: cjsApp, env, timeoutMs: 60_000 })));
+    log('CommonJS app: require() the library, /health and /metrics, boot on redis-server');
+    process.stdout.write(indent(await run(process.execPath, ['main.cjs', redis.url], { cwd: cjsApp, env, timeoutMs: 60_000 })));
   } finally {
     await stopRedis(redis);
     rmSync(work, { recursive: true, force: true });

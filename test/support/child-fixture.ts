@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,8 +9,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
  * Compiles a fixture that runs as its own `node` process (an app instance, a worker) and returns
  * the path of its compiled entry. The fixture's folder holds a tsconfig.json that extends the root
- * one and emits into `.tmp/<outName>`; the library's Lua scripts are copied next to the compiled
- * sources. tsc still emits when unrelated files have type errors; what matters is that the entry
+ * one and emits into `.tmp/<outName>`; the library's Lua scripts are inlined (engine/lua.generated.ts),
+ * and also copied next to the compiled sources for one added since the last generation. tsc still emits when unrelated files have type errors; what matters is that the entry
  * exists afterwards.
  *
  * The compiled fixture runs under plain node, which knows nothing of tsconfig `paths`: it imports
@@ -27,6 +27,9 @@ export function compileFixture(fixture: URL, outName: string): string {
     failure = (error as { stdout?: Buffer }).stdout ?? error;
   }
   if (!existsSync(entry)) throw new Error(`the fixture ${relative(REPO_ROOT, source)} did not compile to ${entry}: ${String(failure)}`);
-  execFileSync(process.execPath, [`${REPO_ROOT}scripts/copy-lua.mjs`, `${REPO_ROOT}libs/redis/src`, `${outDir}/libs/redis/src`], { cwd: REPO_ROOT, stdio: 'pipe' });
+  cpSync(`${REPO_ROOT}libs/redis/src/engine/scripts`, `${outDir}/libs/redis/src/engine/scripts`, {
+    recursive: true,
+    filter: (path) => !/\.[cm]?[jt]s$/.test(path),
+  });
   return entry;
 }

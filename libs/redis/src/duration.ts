@@ -1,7 +1,11 @@
 import { RedisConfigError } from './redis.errors.js';
 
-/** A duration in milliseconds, or a string such as `'250ms'`, `'30s'`, `'15m'`, `'1h'`, `'7d'`. */
-export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
+/**
+ * A duration in milliseconds, or a string such as `'250ms'`, `'30s'`, `'15m'`, `'1h'`, `'7d'`.
+ * Any `string` is accepted by the type (a value read from `ConfigService` is a `string`); it is
+ * checked when the options are read, and a bad one stops start-up with a message naming the option.
+ */
+export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}` | (string & {});
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

@@ -15,8 +15,9 @@ export {
   type RedisSentinelOptions,
 } from './connection/connection.options.js';
 export { toMs, type Duration } from './duration.js';
-export { redisOptionsFromEnv, REDIS_ENV_VARIABLES } from './config/redis-env.loader.js';
+export { redisOptionsFromEnv, REDIS_ENV_VARIABLES, type RedisEnvOptions, type EnvSource as RedisEnvSource } from './config/redis-env.loader.js';
 export { RedisConnection, type RedisStatus, type RedisConnectionEvents } from './connection/redis.connection.js';
+export { createBullMqConnection, BULLMQ_CONNECTION_SETTINGS } from './connection/bullmq.connection.js';
 export {
   DEFAULT_REDIS_NAME,
   getRedisToken,
@@ -78,6 +79,27 @@ export {
 export { TokenDenylist, type DenyInput } from './session/token-denylist.service.js';
 export { SESSION_DEFAULTS, type SessionOptions } from './session/session.options.js';
 export { SessionInputError, DenylistInputError, SessionUnavailableError } from './session/session.errors.js';
+export {
+  SessionGuard,
+  CurrentSession,
+  CurrentUser,
+  SESSION_GUARD_OPTIONS,
+  SESSION_REQUEST_PROPERTY,
+  type SessionGuardOptions,
+  type RequestSession,
+  type SessionUser,
+} from './session/session.guard.js';
+export {
+  sessionCookie,
+  clearSessionCookie,
+  readSessionId,
+  readCookie,
+  DEFAULT_SESSION_COOKIE,
+  type SessionCookieOptions,
+  type SessionHttpRequest,
+  type SessionIdLookup,
+  type SessionIdSources,
+} from './session/session.http.js';
 
 // ---- Rate limiting ----------------------------------------------------------------------------
 export { RateLimit, SkipRateLimit } from './rate-limit/rate-limit.decorator.js';

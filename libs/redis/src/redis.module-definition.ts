@@ -4,6 +4,7 @@ import type { RedisModuleOptions } from './redis.options.js';
 
 export { REDIS_MODULE_OPTIONS };
 
+/** Options of `RedisModule.forRoot`/`forRootAsync` that shape the module itself rather than the connection. */
 export interface RedisModuleExtras {
   /** Register the module's providers globally. */
   isGlobal: boolean;

@@ -21,7 +21,8 @@ export const REDIS_ENV_VARIABLES = [
 ] as const;
 
 type EnvName = (typeof REDIS_ENV_VARIABLES)[number];
-type EnvSource = Readonly<Record<string, string | undefined>> | { get(key: string): unknown };
+/** Where `redisOptionsFromEnv` reads variables: `process.env`, a plain object, or anything with `get(key)` such as `ConfigService`. */
+export type EnvSource = Readonly<Record<string, string | undefined>> | { get(key: string): unknown };
 
 const TRUE = ['true', '1', 'yes', 'on'];
 const FALSE = ['false', '0', 'no', 'off'];
@@ -97,15 +98,30 @@ class RedisEnvironment {
   REDIS_COMMAND_TIMEOUT_MS?: string;
 }
 
+/** Options of {@link redisOptionsFromEnv}. */
+export interface RedisEnvOptions {
+  /**
+   * Prepended to every variable name, for a second connection: `{ prefix: 'SESSIONS_' }` reads
+   * `SESSIONS_REDIS_URL`, `SESSIONS_REDIS_HOST`, ... (the same list, the same rules). Letters,
+   * digits and `_` only; default none.
+   */
+  prefix?: string;
+}
+
 /**
  * Reads the `REDIS_*` variables (from `process.env`, a plain object or a `ConfigService`) and turns
  * them into module options. A bad value stops start-up with one message naming the variable and
  * what is wrong with it. With no variable set, the result selects the embedded in-memory store.
  */
-export function redisOptionsFromEnv(source: EnvSource = process.env): RedisModuleOptions {
+export function redisOptionsFromEnv(source: EnvSource = process.env, envOptions: RedisEnvOptions = {}): RedisModuleOptions {
+  const prefix = envOptions?.prefix ?? '';
+  if (typeof prefix !== 'string' || !/^[A-Za-z0-9_]*$/.test(prefix)) {
+    throw new RedisConfigError([`redisOptionsFromEnv: prefix must contain only letters, digits and _ (got ${JSON.stringify(prefix)})`]);
+  }
   const raw: Partial<Record<EnvName, unknown>> = {};
   for (const name of REDIS_ENV_VARIABLES) {
-    const value = typeof source.get === 'function' ? (source as { get(k: string): unknown }).get(name) : (source as Record<string, unknown>)[name];
+    const key = prefix + name;
+    const value = typeof source.get === 'function' ? (source as { get(k: string): unknown }).get(key) : (source as Record<string, unknown>)[key];
     if (value !== undefined && value !== null) raw[name] = typeof value === 'string' ? value : String(value);
   }
   const env = plainToInstance(RedisEnvironment, raw, { excludeExtraneousValues: true });
@@ -122,7 +138,9 @@ export function redisOptionsFromEnv(source: EnvSource = process.env): RedisModul
   if (has('REDIS_SENTINELS') && !has('REDIS_SENTINEL_NAME')) problems.push('REDIS_SENTINELS is set but REDIS_SENTINEL_NAME is missing: name the master group the sentinels monitor');
   if (has('REDIS_SENTINEL_NAME') && !has('REDIS_SENTINELS')) problems.push('REDIS_SENTINEL_NAME is set but REDIS_SENTINELS is missing: list the sentinels as host:port,host:port');
   if (has('REDIS_CLUSTER_NODES') && has('REDIS_DB') && env.REDIS_DB !== '0') problems.push('REDIS_DB cannot be used with REDIS_CLUSTER_NODES: Redis Cluster only has database 0');
-  if (problems.length > 0) throw new RedisConfigError(problems);
+  // Messages name the variable as the user spelled it, prefix included.
+  const known = new Set<string>(REDIS_ENV_VARIABLES);
+  if (problems.length > 0) throw new RedisConfigError(prefix ? problems.map((p) => p.replace(/\bREDIS_[A-Z_]+\b/g, (n) => (known.has(n) ? prefix + n : n))) : problems);
 
   const options: RedisModuleOptions = {};
   if (env.REDIS_URL) options.url = env.REDIS_URL;

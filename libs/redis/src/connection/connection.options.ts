@@ -2,11 +2,13 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisConfigError } from '../redis.errors.js';
 
+/** A Redis node, sentinel or cluster seed: `{ host, port }`. */
 export interface RedisNodeAddress {
   host: string;
   port: number;
 }
 
+/** Reach Redis through Sentinel: the master group name and the sentinels to ask. */
 export interface RedisSentinelOptions {
   /** The master group name the sentinels monitor. */
   name: string;
@@ -16,11 +18,13 @@ export interface RedisSentinelOptions {
   sentinelPassword?: string;
 }
 
+/** Reach a Redis Cluster from seed nodes. */
 export interface RedisClusterOptions {
   /** Seed nodes; the rest of the cluster is discovered from them. */
   nodes: RedisNodeAddress[];
 }
 
+/** Bounds of the in-memory store (embedded store or outage fallback); past them it evicts the least recently used entries. */
 export interface MemoryStoreOptions {
   /** Most entries the in-memory store keeps before evicting the least recently used. */
   maxEntries?: number;
@@ -28,6 +32,7 @@ export interface MemoryStoreOptions {
   maxBytes?: number;
 }
 
+/** Circuit breaker in front of Redis: when it opens, the instance serves from memory and probes Redis in the background. */
 export interface BreakerOptions {
   /** Consecutive failed or timed-out commands that open the breaker. */
   failureThreshold?: number;
@@ -97,6 +102,7 @@ export type RedisTarget =
   | { kind: 'sentinel'; name: string; sentinels: RedisNodeAddress[]; username?: string; password?: string; db: number; tls?: ConnectionOptions; sentinelUsername?: string; sentinelPassword?: string }
   | { kind: 'cluster'; nodes: RedisNodeAddress[]; username?: string; password?: string; tls?: ConnectionOptions };
 
+/** Defaults of the connection options (`commandTimeoutMs`, `fallback`, memory bounds, breaker...). */
 export const REDIS_DEFAULTS = {
   port: 6379,
   keyPrefix: '',

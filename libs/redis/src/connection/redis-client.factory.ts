@@ -8,8 +8,13 @@ import type { ResolvedRedisOptions, RedisTarget } from './connection.options.js'
  *   must not be applied twice; the caller already got an error for it;
  * - lazy connect: the module connects in `onModuleInit`, so an import alone opens no socket.
  */
-export function createRedisClient(target: Exclude<RedisTarget, { kind: 'none' | 'client' }>, options: ResolvedRedisOptions): Redis | Cluster {
-  const common: RedisOptions = {
+export function createRedisClient(
+  target: Exclude<RedisTarget, { kind: 'none' | 'client' }>,
+  options: ResolvedRedisOptions,
+  /** Settings that replace the outage-model ones (a BullMQ connection needs the opposite ones). */
+  overrides: RedisOptions = {},
+): Redis | Cluster {
+  const base: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
@@ -20,6 +25,7 @@ export function createRedisClient(target: Exclude<RedisTarget, { kind: 'none' | 
     // Keep trying for as long as the app lives, but never more often than every 2 s once it is clearly down.
     retryStrategy: (attempt) => Math.min(100 * 2 ** (attempt - 1), 2_000) + Math.floor(Math.random() * 100),
   };
+  const common: RedisOptions = { ...base, ...overrides };
   switch (target.kind) {
     case 'standalone':
       return new Redis({
@@ -49,15 +55,16 @@ export function createRedisClient(target: Exclude<RedisTarget, { kind: 'none' | 
       });
     case 'cluster':
       return new Cluster(target.nodes, {
-        lazyConnect: true,
-        enableOfflineQueue: false,
+        lazyConnect: common.lazyConnect,
+        enableOfflineQueue: common.enableOfflineQueue,
+        enableReadyCheck: common.enableReadyCheck,
         redisOptions: {
           username: target.username,
           password: target.password,
           tls: target.tls,
           connectTimeout: common.connectTimeout,
-          autoResendUnfulfilledCommands: false,
-          maxRetriesPerRequest: 0,
+          autoResendUnfulfilledCommands: common.autoResendUnfulfilledCommands,
+          maxRetriesPerRequest: common.maxRetriesPerRequest,
         },
         clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
         retryDelayOnFailover: 100,

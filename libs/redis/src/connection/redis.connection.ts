@@ -11,8 +11,10 @@ import { closeClient } from '../engine/redis.engine.js';
 import { createRedisClient } from './redis-client.factory.js';
 import { DEFAULT_REDIS_NAME } from './redis.tokens.js';
 
+/** Where a connection stands: `'connecting'`, `'connected'`, `'memory-fallback'` (embedded store or outage) or `'disconnected'`. */
 export type RedisStatus = 'connecting' | 'connected' | 'memory-fallback' | 'disconnected';
 
+/** Events of `RedisConnection` (an `EventEmitter`). */
 export interface RedisConnectionEvents {
   /** Fired on every status change, with the previous status. */
   status: [status: RedisStatus, previous: RedisStatus];
@@ -79,6 +81,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
   /**
    * Times every command sent to Redis (outcome included). One observer at a time; commands are not
    * timed at all while none is set. Returns a function that removes it.
+   * @internal Wiring for `RedisMetricsModule`, which holds the one observer.
    */
   observeCommands(observer: (durationMs: number, ok: boolean) => void): () => void {
     const fallback = this.fallback;

@@ -17,5 +17,7 @@ export const getStoreEngineToken = (name?: string): string => tokenFor('ENGINE',
 
 /** Injects the ioredis client; `null` when no Redis is configured (embedded store only). */
 export const InjectRedis = (name?: string): ParameterDecorator & PropertyDecorator => Inject(getRedisToken(name));
+/** Injects the `RedisConnection` of a connection (default: the default connection). */
 export const InjectRedisConnection = (name?: string): ParameterDecorator & PropertyDecorator => Inject(getRedisConnectionToken(name));
+/** Injects the `StoreEngine` of a connection: the port capabilities talk to. */
 export const InjectStoreEngine = (name?: string): ParameterDecorator & PropertyDecorator => Inject(getStoreEngineToken(name));

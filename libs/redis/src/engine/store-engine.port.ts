@@ -78,7 +78,10 @@ export interface StoreEngine {
    */
   scan(pattern: string, options?: { count?: number } & CallOptions): AsyncIterable<string[]>;
 
-  /** Runs an atomic script: Lua on Redis (EVALSHA), its TypeScript twin in memory. */
+  /**
+   * Runs an atomic script: Lua on Redis (EVALSHA), its TypeScript twin in memory.
+   * @internal The library's scripts only; their definitions are not public.
+   */
   runScript(script: ScriptDefinition, keys: readonly string[], args: readonly (string | number)[], options?: ScriptOptions): Promise<ScriptReply>;
 
   /** Milliseconds since the epoch on the store's clock (Redis `TIME`). */

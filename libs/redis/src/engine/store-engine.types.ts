@@ -12,6 +12,7 @@
  */
 export type EngineMode = 'redis' | 'fallback' | 'embedded' | 'unavailable';
 
+/** Options every engine call accepts. */
 export interface CallOptions {
   /**
    * `false`: reject with `RedisUnavailableError` instead of answering from the in-process fallback
@@ -62,27 +63,34 @@ export interface ScriptOptions extends WriteOptions {
   replayArgs?: (replay: ReplayContext) => readonly (string | number)[];
 }
 
+/** `StoreEngine.set` options: TTL in milliseconds, and `nx`/`xx` as in Redis SET. */
 export interface SetOptions extends WriteOptions {
   ttlMs?: number;
   nx?: boolean;
   xx?: boolean;
 }
 
+/** One entry of `StoreEngine.mset`. */
 export interface MsetEntry {
   key: string;
   value: string;
   ttlMs?: number;
 }
 
+/** A sorted-set member and its score. */
 export interface ZEntry {
   member: string;
   score: number;
 }
 
+/** Receives a pub/sub message on a subscribed channel. */
 export type MessageHandler = (message: string, channel: string) => void;
+/** Receives a pub/sub message on a channel matching a subscribed pattern. */
 export type PatternMessageHandler = (message: string, channel: string, pattern: string) => void;
+/** Ends a subscription. */
 export type Unsubscribe = () => Promise<void>;
 
+/** Called when `StoreEngine.mode()` changes, with a reason for logs. */
 export type ModeListener = (mode: EngineMode, reason: string) => void;
 
 /** Redis is back, but some writes made during the outage did not reach it. */
@@ -90,6 +98,7 @@ export interface ReplayIncomplete {
   /** Writes the journal could not keep because it was full. */
   dropped: number;
 }
+/** Called when Redis is back but some outage writes never reached it. */
 export type ReplayIncompleteListener = (report: ReplayIncomplete) => void;
 
 /** Redis refused (not "could not be reached") a write made during the outage, after every retry. */

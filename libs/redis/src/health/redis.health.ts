@@ -1,17 +1,22 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { RedisConnection } from '../connection/redis.connection.js';
 import { DEFAULT_REDIS_NAME, getRedisConnectionToken } from '../connection/redis.tokens.js';
 import { probeRedis, topologyOf } from './redis-health.probe.js';
+import { REDIS_HEALTH_OPTIONS, type RedisHealthModuleOptions } from './redis-health.options.js';
 
+/** Options of `RedisHealthIndicator.isHealthy`. */
 export interface RedisHealthCheckOptions {
   /** Longest the check may take; past it Redis is reported `down` (default 1000). */
   timeoutMs?: number;
   /** Which connection to check (default: the default connection). */
   connection?: string;
+  /** Status of the embedded store (no Redis configured), overriding `RedisHealthModule.forRoot({ embedded })`. */
+  embedded?: 'up' | 'degraded';
 }
 
+/** Default deadline of a health check, in milliseconds. */
 export const REDIS_HEALTH_DEFAULT_TIMEOUT_MS = 1_000;
 
 /**
@@ -28,6 +33,7 @@ export class RedisHealthIndicator {
   constructor(
     private readonly health: HealthIndicatorService,
     private readonly moduleRef: ModuleRef,
+    @Optional() @Inject(REDIS_HEALTH_OPTIONS) private readonly moduleOptions: RedisHealthModuleOptions = {},
   ) {}
 
   async isHealthy<const Key extends string = 'redis'>(key: Key = 'redis' as Key, options: RedisHealthCheckOptions = {}): Promise<HealthIndicatorResult<Key>> {
@@ -41,6 +47,9 @@ export class RedisHealthIndicator {
     const mode = topologyOf(connection);
     const status = connection.status();
     if (status === 'memory-fallback') {
+      if (mode === 'embedded' && (options.embedded ?? this.moduleOptions?.embedded) === 'up') {
+        return session.up({ mode, engine: 'memory', message: 'no Redis configured: the in-memory store is used by design' });
+      }
       return session.degraded({
         mode,
         engine: 'memory',

@@ -8,6 +8,7 @@ import { getRedisMetricsToken, RedisMetrics, type CacheMetricEvent, type CacheRo
 import { RedisServerSampler, type RedisServerSample, type RedisServerSamplerOptions } from './redis-server.sampler.js';
 import { withTimeout } from './with-timeout.js';
 
+/** Options of `RedisMetricsModule.forRoot`. */
 export interface RedisMetricsModuleOptions {
   /** Route of the scrape endpoint (default `'/metrics'`); `false` mounts none, so the app serves `RedisMetricsExporter.metrics()` itself. */
   path?: string | false;

@@ -11,9 +11,12 @@ export interface RedisMetricsRecorder {
   rateLimitUnchecked?(policy: string, behaviour: string): void;
 }
 
+/** How a `@Cacheable` route was answered, counted per route. */
 export type CacheRouteOutcome = 'hit' | 'miss' | 'stale' | 'bypass';
 
+/** Cache events counted per namespace. */
 export type CacheMetricEvent = 'hit' | 'miss' | 'stale' | 'load' | 'bypass';
+/** Rate-limit decisions counted per policy. */
 export type RateLimitOutcome = 'allowed' | 'refused';
 /** Counts active sessions when metrics are scraped (e.g. from `SessionService.stats()`). */
 export type ActiveSessionsSource = () => number | Promise<number>;

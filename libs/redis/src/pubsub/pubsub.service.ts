@@ -5,6 +5,7 @@ import { PubSubChannelError, PubSubHandlerError, PubSubMessageError } from './pu
 
 /** Receives a decoded message; a returned promise that rejects is logged like a throw. */
 export type PubSubHandler<T = unknown> = (message: T, channel: string) => void | Promise<void>;
+/** Receives a decoded message on a channel matching a pattern subscription. */
 export type PubSubPatternHandler<T = unknown> = (message: T, channel: string, pattern: string) => void | Promise<void>;
 
 /**

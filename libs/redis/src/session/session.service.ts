@@ -17,6 +17,7 @@ import { SessionInputError, SessionUnavailableError } from './session.errors.js'
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './session.options.js';
 import { checkUserId, issueToken, newFamilyId, parseToken, sameHash, userBase } from './session.tokens.js';
 
+/** Input of `SessionService.create`. */
 export interface CreateSessionInput {
   userId: string;
   userAgent?: string;
@@ -37,6 +38,7 @@ export interface SessionTokens {
   absoluteExpiresAt: number;
 }
 
+/** A live session, as `validate()` returns it. */
 export interface Session<T = unknown> {
   userId: string;
   data: T;
@@ -48,11 +50,13 @@ export interface Session<T = unknown> {
   absoluteExpiresAt: number;
 }
 
+/** A session in `SessionService.list(userId)`: no id, a public handle instead. */
 export interface SessionListEntry<T = unknown> extends Omit<Session<T>, 'userId'> {
   /** A public handle (SHA-256 of the id): it names the session for `revokeHandle`, it cannot authenticate. */
   handle: string;
 }
 
+/** `SessionService.stats()`: live sessions, users and counters since start. */
 export interface SessionStats {
   /** Live sessions found by scanning every user's index (SCAN: meant for dashboards, not hot paths). */
   activeSessions: number;
@@ -62,6 +66,7 @@ export interface SessionStats {
   counters: SessionCounters;
 }
 
+/** What this instance counted since it started. */
 export interface SessionCounters {
   created: number;
   revoked: number;
@@ -85,6 +90,7 @@ export interface RefreshReuseEvent {
   revoked: number;
 }
 
+/** Events of `SessionService` (an `EventEmitter`). */
 export interface SessionServiceEvents {
   'refresh-reuse': [event: RefreshReuseEvent];
   /** `durability: 'replicated'` and no replica acknowledged within `replicationTimeout`. */

@@ -5,6 +5,7 @@ import { DenylistInputError } from './session.errors.js';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './session.options.js';
 import { isUnavailable, SessionEngine, type EngineSource } from './session.engine.js';
 
+/** A token to deny until it expires: its `jti`, `iss` and `exp` claims. */
 export interface DenyInput {
   /** The JWT `jti` claim. */
   jti: string;
