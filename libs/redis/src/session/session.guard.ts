@@ -12,6 +12,7 @@ import { ModuleRef } from '@nestjs/core';
 import { DEFAULT_REDIS_NAME, getStoreEngineToken } from '../connection/redis.tokens.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
+import { SessionUnavailableError } from './session.errors.js';
 import { readSessionId, type SessionHttpRequest, type SessionIdSources } from './session.http.js';
 import { SessionService, type Session } from './session.service.js';
 
@@ -88,7 +89,7 @@ export class SessionGuard implements CanActivate {
 
   /** Errors meaning "the store could not be asked" rather than "no such session". */
   protected isUnavailable(error: unknown): boolean {
-    return error instanceof RedisUnavailableError || error instanceof RedisTimeoutError;
+    return error instanceof SessionUnavailableError || error instanceof RedisUnavailableError || error instanceof RedisTimeoutError;
   }
 
   protected unauthorized(): Error {
