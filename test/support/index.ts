@@ -25,3 +25,13 @@ export {
   type SentinelGroupHandle,
   type StartSentinelGroupOptions,
 } from './redis-sentinel.harness.js';
+export {
+  makeTlsCertificates,
+  startTlsRedis,
+  startTlsSentinel,
+  tlsCommand,
+  type StartTlsRedisOptions,
+  type TlsCertificates,
+  type TlsRedisProcess,
+  type TlsSentinelHandle,
+} from './redis-tls.harness.js';

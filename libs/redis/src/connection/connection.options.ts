@@ -14,6 +14,8 @@ export interface RedisSentinelOptions {
   /** ACL user and password for the sentinels themselves (the data nodes use the top-level ones). */
   sentinelUsername?: string;
   sentinelPassword?: string;
+  /** TLS to the sentinels themselves; default: the same as the top-level `tls` (managed Redis uses TLS on both). */
+  tls?: boolean | ConnectionOptions;
 }
 
 export interface RedisClusterOptions {
@@ -79,7 +81,7 @@ export type RedisTarget =
   | { kind: 'none' }
   | { kind: 'client'; client: Redis | Cluster }
   | { kind: 'standalone'; host: string; port: number; username?: string; password?: string; db: number; tls?: ConnectionOptions }
-  | { kind: 'sentinel'; name: string; sentinels: RedisNodeAddress[]; username?: string; password?: string; db: number; tls?: ConnectionOptions; sentinelUsername?: string; sentinelPassword?: string }
+  | { kind: 'sentinel'; name: string; sentinels: RedisNodeAddress[]; username?: string; password?: string; db: number; tls?: ConnectionOptions; sentinelTls?: ConnectionOptions; sentinelUsername?: string; sentinelPassword?: string }
   | { kind: 'cluster'; nodes: RedisNodeAddress[]; username?: string; password?: string; tls?: ConnectionOptions };
 
 export const REDIS_DEFAULTS = {
@@ -205,6 +207,7 @@ export function resolveRedisOptions(options: RedisConnectionOptions = {}): Resol
       password: o.password,
       db: o.db ?? 0,
       tls,
+      sentinelTls: o.sentinel.tls === false ? undefined : (tlsOptions(o.sentinel.tls) ?? tls),
       sentinelUsername: o.sentinel.sentinelUsername,
       sentinelPassword: o.sentinel.sentinelPassword,
     };

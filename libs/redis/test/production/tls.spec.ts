@@ -1,0 +1,193 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Logger, type LoggerService } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { makeTlsCertificates, startTlsRedis, startTlsSentinel, type TlsCertificates, type TlsRedisProcess, type TlsSentinelHandle } from '../../../../test/support/index.js';
+import { redisOptionsFromEnv } from '../../src/config/redis-env.loader.js';
+import { RedisConnection } from '../../src/connection/redis.connection.js';
+import { CacheService } from '../../src/cache/cache.service.js';
+import { RedisHealthModule } from '../../src/health/redis-health.module.js';
+import { RedisHealthIndicator } from '../../src/health/redis.health.js';
+import { RedisModule } from '../../src/redis.module.js';
+
+const PASSWORD = 'tls-spec-secret-41ab';
+
+class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log(m: unknown) {
+    this.lines.push(`log ${String(m)}`);
+  }
+  error(m: unknown) {
+    this.lines.push(`error ${String(m)}`);
+  }
+  warn(m: unknown) {
+    this.lines.push(`warn ${String(m)}`);
+  }
+  debug() {}
+  verbose() {}
+}
+
+let logger: CapturingLogger;
+const opened: TestingModule[] = [];
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+/** Boots the module the way an app configured by environment does. */
+async function bootFromEnv(env: Record<string, string>): Promise<TestingModule> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [RedisModule.forRoot({ ...redisOptionsFromEnv(env), connectTimeoutMs: 3_000, keyPrefix: 'tls:' }), RedisHealthModule],
+  })
+    .setLogger(logger)
+    .compile();
+  opened.push(moduleRef);
+  await moduleRef.init();
+  return moduleRef;
+}
+
+let certs: TlsCertificates;
+
+beforeAll(() => {
+  certs = makeTlsCertificates();
+  process.on('unhandledRejection', onUnhandled);
+});
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+beforeEach(() => {
+  logger = new CapturingLogger();
+  Logger.overrideLogger(logger);
+  unhandled.length = 0;
+});
+afterEach(async () => {
+  for (const moduleRef of opened.splice(0)) await moduleRef.close();
+  Logger.overrideLogger(false);
+  expect(logger.lines.join('\n')).not.toContain(PASSWORD);
+  expect(unhandled).toEqual([]);
+});
+
+describe('TLS to a standalone Redis that listens on TLS only', () => {
+  let server: TlsRedisProcess;
+  beforeAll(async () => {
+    server = await startTlsRedis({ certs, password: PASSWORD });
+  });
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('connects with the CA from REDIS_TLS_CA_FILE and serves the cache from Redis', async () => {
+    const app = await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_PASSWORD: PASSWORD, REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_SERVERNAME: 'localhost' });
+    expect(app.get(RedisConnection).status()).toBe('connected');
+    const cache = app.get(CacheService);
+    await cache.set('greeting', { hello: 'tls' });
+    expect(await cache.get('greeting')).toEqual({ hello: 'tls' });
+    // The value really went to the TLS server, not to the memory fallback.
+    expect(Number(await server.command('DBSIZE'))).toBeGreaterThan(0);
+    const health = await app.get(RedisHealthIndicator).isHealthy();
+    expect(health.redis.status).toBe('up');
+  });
+
+  it('connects with rediss:// and the CA file (host name check against the certificate SAN 127.0.0.1)', async () => {
+    const app = await bootFromEnv({ REDIS_URL: `rediss://:${PASSWORD}@127.0.0.1:${server.tlsPort}/0`, REDIS_TLS_CA_FILE: certs.caFile });
+    expect(app.get(RedisConnection).status()).toBe('connected');
+  });
+
+  it('with a CA that did not sign the server certificate: a clear reason in the log, the memory fallback serves, no crash', async () => {
+    await server.command('FLUSHALL');
+    const app = await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_PASSWORD: PASSWORD, REDIS_TLS_CA_FILE: certs.otherCaFile, REDIS_TLS_SERVERNAME: 'localhost' });
+    const connection = app.get(RedisConnection);
+    expect(connection.status()).toBe('memory-fallback');
+    const warning = logger.lines.find((line) => line.startsWith('warn') && line.includes('Redis unavailable'));
+    // Node's wording for a chain that does not end in a trusted CA.
+    expect(warning).toContain("TLS certificate check failed: the server certificate is not signed by a CA this app trusts");
+    expect(warning).toContain("REDIS_TLS_CA_FILE");
+    
+    const cache = app.get(CacheService);
+    await cache.set('k', 1);
+    expect(await cache.get('k')).toBe(1);
+    const health = await app.get(RedisHealthIndicator).isHealthy();
+    expect(health.redis).toMatchObject({ status: 'degraded', engine: 'memory' });
+    expect(Number(await server.command('DBSIZE'))).toBe(0);
+  });
+
+  it('a plain-text client cannot talk to it (no silent downgrade): the fallback serves', async () => {
+    const app = await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_PASSWORD: PASSWORD });
+    expect(app.get(RedisConnection).status()).toBe('memory-fallback');
+  });
+});
+
+describe('mutual TLS (tls-auth-clients yes)', () => {
+  let server: TlsRedisProcess;
+  beforeAll(async () => {
+    server = await startTlsRedis({ certs, requireClientCert: true });
+  });
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('connects with the client certificate and key from REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE', async () => {
+    const app = await bootFromEnv({
+      REDIS_HOST: '127.0.0.1',
+      REDIS_PORT: String(server.tlsPort),
+      REDIS_TLS_CA_FILE: certs.caFile,
+      REDIS_TLS_CERT_FILE: certs.clientCertFile,
+      REDIS_TLS_KEY_FILE: certs.clientKeyFile,
+      REDIS_TLS_SERVERNAME: 'localhost',
+    });
+    expect(app.get(RedisConnection).status()).toBe('connected');
+    const cache = app.get(CacheService);
+    await cache.set('mtls', 'yes');
+    expect(await cache.get('mtls')).toBe('yes');
+  });
+
+  it('without a client certificate, or with one from another CA, the server refuses and the fallback serves', async () => {
+    for (const extra of [{} as Record<string, string>, { REDIS_TLS_CERT_FILE: certs.strangerCertFile, REDIS_TLS_KEY_FILE: certs.strangerKeyFile }]) {
+      const app = await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_SERVERNAME: 'localhost', ...extra });
+      expect(app.get(RedisConnection).status()).toBe('memory-fallback');
+    }
+  });
+
+  it('names the client certificate variables when the server refuses the handshake', async () => {
+    await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_SERVERNAME: 'localhost' });
+    const warning = logger.lines.find((line) => line.startsWith('warn') && line.includes('Redis unavailable'));
+    expect(warning).toContain('REDIS_TLS_CERT_FILE');
+  });
+});
+
+describe('Sentinel over TLS (sentinel and master both TLS-only, sentinel monitors with tls-replication)', () => {
+  let group: TlsSentinelHandle;
+  beforeAll(async () => {
+    group = await startTlsSentinel(certs, { password: PASSWORD, sentinelPassword: `${PASSWORD}-sentinel` });
+  });
+  afterAll(async () => {
+    await group?.stop();
+  });
+
+  it('discovers the master through a TLS sentinel with REDIS_SENTINEL_PASSWORD and writes to it over TLS', async () => {
+    const app = await bootFromEnv({
+      REDIS_SENTINELS: `127.0.0.1:${group.sentinel.tlsPort}`,
+      REDIS_SENTINEL_NAME: group.name,
+      REDIS_SENTINEL_PASSWORD: `${PASSWORD}-sentinel`,
+      REDIS_PASSWORD: PASSWORD,
+      REDIS_TLS_CA_FILE: certs.caFile,
+      REDIS_TLS_SERVERNAME: 'localhost',
+    });
+    expect(app.get(RedisConnection).status()).toBe('connected');
+    const cache = app.get(CacheService);
+    await cache.set('via-sentinel', 42);
+    expect(await cache.get('via-sentinel')).toBe(42);
+    expect(Number(await group.master.command('DBSIZE'))).toBeGreaterThan(0);
+    const health = await app.get(RedisHealthIndicator).isHealthy();
+    expect(health.redis).toMatchObject({ status: 'up', mode: 'sentinel', role: 'master' });
+  });
+
+  it('a wrong sentinel password leaves the app on the memory fallback, without the password in any log', async () => {
+    const app = await bootFromEnv({
+      REDIS_SENTINELS: `127.0.0.1:${group.sentinel.tlsPort}`,
+      REDIS_SENTINEL_NAME: group.name,
+      REDIS_SENTINEL_PASSWORD: `${PASSWORD}-wrong`,
+      REDIS_PASSWORD: PASSWORD,
+      REDIS_TLS_CA_FILE: certs.caFile,
+      REDIS_TLS_SERVERNAME: 'localhost',
+    });
+    expect(app.get(RedisConnection).status()).toBe('memory-fallback');
+  });
+});

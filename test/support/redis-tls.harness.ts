@@ -1,0 +1,305 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConnectionOptions } from 'node:tls';
+import { Redis } from 'ioredis';
+
+import { freePort } from './free-port.js';
+import { removeTrackedDir, trackProcess } from './process-registry.js';
+import { ensureRedisBinaries } from './redis-install.js';
+import { LOG_FILE, LOOPBACK, makeTempDir } from './redis-server.harness.js';
+
+/**
+ * TLS for tests: certificates made at test time with `openssl` (nothing secret is committed) and
+ * `redis-server` / `redis-sentinel` listening on a TLS port only (`--port 0`), on loopback.
+ */
+export interface TlsCertificates {
+  readonly dir: string;
+  /** The CA that signed the server and client certificates. */
+  readonly caFile: string;
+  /** Server certificate for 127.0.0.1 and localhost (serverAuth + clientAuth, so replication/sentinel links can use it too). */
+  readonly serverCertFile: string;
+  readonly serverKeyFile: string;
+  /** Client certificate signed by the same CA (for `tls-auth-clients yes`). */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+  /** A second, unrelated CA: trusting it instead of `caFile` must fail the handshake. */
+  readonly otherCaFile: string;
+  /** A client certificate signed by the unrelated CA: a server demanding client certificates refuses it. */
+  readonly strangerCertFile: string;
+  readonly strangerKeyFile: string;
+  /** What a client needs to talk to the test servers: CA + client certificate. */
+  clientTls(overrides?: ConnectionOptions): ConnectionOptions;
+}
+
+const OPENSSL_HINT = 'install it with: sudo apt-get install -y openssl';
+
+function openssl(args: string[], cwd: string): void {
+  const result = spawnSync('openssl', args, { cwd, encoding: 'utf8', timeout: 30_000 });
+  if (result.error !== undefined) {
+    throw new Error(`openssl could not be run (${result.error.message}): the TLS tests generate their certificates with it; ${OPENSSL_HINT}`);
+  }
+  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed (exit ${result.status}): ${result.stderr}`);
+}
+
+/** P-256 keys: quick to make, and accepted by Redis' OpenSSL build. */
+function newKey(cwd: string, file: string): void {
+  openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file], cwd);
+}
+
+function newCa(cwd: string, name: string, cn: string): void {
+  newKey(cwd, `${name}.key`);
+  openssl(['req', '-x509', '-new', '-key', `${name}.key`, '-sha256', '-days', '3', '-subj', `/CN=${cn}`, '-out', `${name}.crt`], cwd);
+}
+
+function newLeaf(cwd: string, name: string, ca: string, cn: string, extensions: string): void {
+  newKey(cwd, `${name}.key`);
+  openssl(['req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`], cwd);
+  writeFileSync(join(cwd, `${name}.ext`), extensions);
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`], cwd);
+}
+
+/** Generates a CA, a server and a client certificate, and an unrelated CA with its own client certificate. */
+export function makeTlsCertificates(): TlsCertificates {
+  const dir = makeTempDir('redis-tls-certs');
+  newCa(dir, 'ca', 'nestjs-redis-kit test CA');
+  newCa(dir, 'other-ca', 'some other CA');
+  newLeaf(dir, 'server', 'ca', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  newLeaf(dir, 'client', 'ca', 'app', 'extendedKeyUsage=clientAuth\n');
+  newLeaf(dir, 'stranger', 'other-ca', 'stranger', 'extendedKeyUsage=clientAuth\n');
+  const file = (name: string) => join(dir, name);
+  const certs: TlsCertificates = {
+    dir,
+    caFile: file('ca.crt'),
+    serverCertFile: file('server.crt'),
+    serverKeyFile: file('server.key'),
+    clientCertFile: file('client.crt'),
+    clientKeyFile: file('client.key'),
+    otherCaFile: file('other-ca.crt'),
+    strangerCertFile: file('stranger.crt'),
+    strangerKeyFile: file('stranger.key'),
+    clientTls: (overrides = {}) => ({
+      ca: readFileSync(certs.caFile),
+      cert: readFileSync(certs.clientCertFile),
+      key: readFileSync(certs.clientKeyFile),
+      ...overrides,
+    }),
+  };
+  return certs;
+}
+
+export interface TlsRedisProcess {
+  readonly host: '127.0.0.1';
+  /** The TLS port; there is no plain-text port (`--port 0`). */
+  readonly tlsPort: number;
+  readonly dir: string;
+  readonly password: string | undefined;
+  readonly running: boolean;
+  /** One command over TLS on a short-lived connection (CA + client certificate), for assertions. */
+  command(...args: (string | number)[]): Promise<unknown>;
+  stop(): Promise<void>;
+  /** Kills the process and removes its temp dir. */
+  destroy(): Promise<void>;
+  logTail(lines?: number): string;
+}
+
+export interface StartTlsRedisOptions {
+  certs: TlsCertificates;
+  /** `tls-auth-clients`: demand a client certificate signed by the CA. Default false. */
+  requireClientCert?: boolean;
+  password?: string;
+  /** Start `redis-sentinel <conf>` with these lines instead of a data node. */
+  sentinelConfig?: (port: number, dir: string) => string[];
+  /** Appended last (data nodes only). */
+  extraArgs?: string[];
+}
+
+/** One TLS command on a throwaway client. */
+export async function tlsCommand(port: number, tls: ConnectionOptions, args: readonly (string | number)[], options: { password?: string; timeoutMs?: number } = {}): Promise<unknown> {
+  const [name, ...rest] = args;
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const client = new Redis({
+    host: LOOPBACK,
+    port,
+    tls: { servername: 'localhost', ...tls },
+    ...(options.password !== undefined ? { password: options.password } : {}),
+    protocol: 2,
+    lazyConnect: true,
+    disableClientInfo: true,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await client.call(String(name), ...rest.map(String));
+  } finally {
+    client.disconnect();
+  }
+}
+
+function tlsServerArgs(certs: TlsCertificates, requireClientCert: boolean): string[] {
+  return [
+    '--tls-cert-file', certs.serverCertFile,
+    '--tls-key-file', certs.serverKeyFile,
+    '--tls-ca-cert-file', certs.caFile,
+    '--tls-auth-clients', requireClientCert ? 'yes' : 'no',
+  ];
+}
+
+/** Starts a TLS-only redis-server (or redis-sentinel) on loopback; resolves once it answers PING over TLS. */
+export async function startTlsRedis(options: StartTlsRedisOptions): Promise<TlsRedisProcess> {
+  const launcher = ensureRedisBinaries();
+  const dir = makeTempDir(options.sentinelConfig ? 'redis-tls-sentinel' : 'redis-tls-server');
+  const tlsPort = await freePort();
+  let binary = 'redis-server';
+  let args: string[];
+  if (options.sentinelConfig) {
+    const conf = join(dir, 'sentinel.conf');
+    writeFileSync(
+      conf,
+      [
+        'port 0',
+        `tls-port ${tlsPort}`,
+        `bind ${LOOPBACK}`,
+        `dir ${dir}`,
+        `logfile ${join(dir, LOG_FILE)}`,
+        'daemonize no',
+        `tls-cert-file ${options.certs.serverCertFile}`,
+        `tls-key-file ${options.certs.serverKeyFile}`,
+        `tls-ca-cert-file ${options.certs.caFile}`,
+        `tls-auth-clients ${options.requireClientCert ? 'yes' : 'no'}`,
+        // The sentinel talks TLS to the data nodes it monitors.
+        'tls-replication yes',
+        ...options.sentinelConfig(tlsPort, dir),
+        '',
+      ].join('\n'),
+    );
+    binary = launcher.binary;
+    args = [conf, ...launcher.modeArgs];
+  } else {
+    args = [
+      '--port', '0',
+      '--tls-port', String(tlsPort),
+      '--bind', LOOPBACK,
+      '--dir', dir,
+      '--logfile', join(dir, LOG_FILE),
+      '--daemonize', 'no',
+      '--save', '',
+      '--appendonly', 'no',
+      ...tlsServerArgs(options.certs, options.requireClientCert ?? false),
+      ...(options.password !== undefined ? ['--requirepass', options.password, '--masterauth', options.password] : []),
+      ...(options.extraArgs ?? []),
+    ];
+  }
+  const output = openSync(join(dir, 'stdio.log'), 'a');
+  let child: ChildProcess | undefined;
+  try {
+    child = spawn(binary, args, { cwd: dir, stdio: ['ignore', output, output] });
+  } finally {
+    closeSync(output);
+  }
+  trackProcess(child);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+    child.once('error', () => {
+      exited = true;
+      resolve();
+    });
+  });
+  const tail = (lines = 30) => {
+    const log = join(dir, LOG_FILE);
+    const stdio = join(dir, 'stdio.log');
+    return [log, stdio]
+      .filter((f) => existsSync(f))
+      .map((f) => readFileSync(f, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'))
+      .join('\n');
+  };
+  const tls = options.certs.clientTls();
+  const ask = (args: readonly (string | number)[], timeoutMs?: number) => tlsCommand(tlsPort, tls, args, { password: options.password, timeoutMs });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited) throw new Error(`${binary} (TLS port ${tlsPort}) exited before answering PING\n${tail()}`);
+    try {
+      if ((await ask(['PING'], 1_000)) === 'PONG') break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${binary} (TLS port ${tlsPort}) did not answer PING over TLS within 15 s\n${tail()}`);
+    }
+    await sleep(50);
+  }
+  const stop = async () => {
+    if (exited) return;
+    child.kill('SIGKILL');
+    await exit;
+  };
+  return {
+    host: LOOPBACK,
+    tlsPort,
+    dir,
+    password: options.password,
+    get running() {
+      return !exited;
+    },
+    command: (...args) => ask(args),
+    stop,
+    destroy: async () => {
+      await stop();
+      removeTrackedDir(dir);
+    },
+    logTail: tail,
+  };
+}
+
+export interface TlsSentinelHandle {
+  readonly name: string;
+  readonly master: TlsRedisProcess;
+  readonly sentinel: TlsRedisProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * One TLS-only master and one TLS-only sentinel (quorum 1) monitoring it over TLS (`tls-replication
+ * yes`): enough to prove discovery and the master connection both run over TLS.
+ */
+export async function startTlsSentinel(certs: TlsCertificates, options: { name?: string; password?: string; sentinelPassword?: string } = {}): Promise<TlsSentinelHandle> {
+  const name = options.name ?? 'tlsmaster';
+  const master = await startTlsRedis({ certs, password: options.password, extraArgs: ['--tls-replication', 'yes'] });
+  try {
+    const sentinel = await startTlsRedis({
+      certs,
+      password: options.sentinelPassword,
+      sentinelConfig: () => [
+        'sentinel resolve-hostnames no',
+        `sentinel monitor ${name} ${LOOPBACK} ${master.tlsPort} 1`,
+        ...(options.password !== undefined ? [`sentinel auth-pass ${name} ${options.password}`] : []),
+        ...(options.sentinelPassword !== undefined ? [`requirepass ${options.sentinelPassword}`] : []),
+        `sentinel down-after-milliseconds ${name} 1000`,
+      ],
+    });
+    return {
+      name,
+      master,
+      sentinel,
+      stop: async () => {
+        await sentinel.destroy();
+        await master.destroy();
+      },
+    };
+  } catch (error) {
+    await master.destroy();
+    throw error;
+  }
+}
