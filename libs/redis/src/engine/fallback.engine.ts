@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 import { DeadlineQueue } from './deadline.queue.js';
+import { toPermissionError } from './permission.error.js';
 import type { MemoryEngine } from './memory.engine.js';
 import type { RedisEngine } from './redis.engine.js';
 import type { ScriptDefinition } from './script.types.js';
@@ -259,7 +260,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
       try {
         step = await this.deadline.race(iterator.next());
       } catch (error) {
-        if (!isAvailabilityError(error)) throw error;
+        if (!isAvailabilityError(error)) throw toPermissionError(error);
         this.recordFailure(error);
         // SCAN may return a key twice anyway, so restarting on the fallback keeps its contract.
         yield* this.degradedScan(pattern, options, error);
@@ -314,7 +315,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
       },
       (error: unknown) => {
         if (started >= 0) this.onCommand?.(performance.now() - started, false);
-        if (!isAvailabilityError(error)) throw error;
+        if (!isAvailabilityError(error)) throw toPermissionError(error);
         this.recordFailure(error);
         return this.degraded(op, options, error);
       },
