@@ -7,6 +7,8 @@ export {
   redisCommand,
   RedisStartError,
   startRedis,
+  startRedisProcess,
+  makeTempDir,
   waitForReplicaSync,
   type RedisEndpoint,
   type RedisProcess,
