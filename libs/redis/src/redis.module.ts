@@ -5,6 +5,7 @@ import { DEFAULT_REDIS_NAME } from './connection/redis.tokens.js';
 import { pubSubProviders } from './pubsub/pubsub.providers.js';
 import { rateLimitProviders } from './rate-limit/rate-limit.providers.js';
 import { ConfigurableRedisModule, REDIS_ASYNC_OPTIONS_TYPE, REDIS_OPTIONS_TYPE } from './redis.module-definition.js';
+import { sessionEvictionProviders } from './session/session.eviction.js';
 import { sessionProviders } from './session/session.providers.js';
 
 /**
@@ -31,6 +32,7 @@ export class RedisModule extends ConfigurableRedisModule {
 function withProviders(definition: DynamicModule, name = DEFAULT_REDIS_NAME): DynamicModule {
   const providers: Provider[] = connectionProviders(name);
   if (name === DEFAULT_REDIS_NAME) providers.push(...pubSubProviders(name), ...rateLimitProviders(), ...sessionProviders(name), ...cacheProviders(name));
+  if (name === DEFAULT_REDIS_NAME) providers.push(...sessionEvictionProviders(name));
   return {
     ...definition,
     providers: [...(definition.providers ?? []), ...providers],
