@@ -415,7 +415,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
           return [enc, versions.get(enc)!] as [string, string];
         });
         const expiresAt = ttlMs > 0 ? now + ttlMs : 0;
-        return { key, ttlMs, expiresAt, tags, value: e.value, raw: await encodeEnvelope(e.value, expiresAt, tags, this.core.options) };
+        return { key, ttlMs, expiresAt, tags, value: e.value, raw: await encodeEnvelope(e.value, expiresAt, tags, this.core.options, key) };
       }),
     );
     await this.engine.mset(prepared.map((p) => ({ key: p.key, value: p.raw, ttlMs: p.ttlMs })));
@@ -595,7 +595,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
    */
   private decode(full: string, raw: string): Envelope | null | Promise<Envelope | null> {
     try {
-      const decoded = decodeEnvelope(raw);
+      const decoded = decodeEnvelope(raw, this.core.options, full);
       // Duck-typed: zlib's promises may come from another realm (e.g. under jest's VM modules).
       if (!('then' in decoded)) return decoded;
       return Promise.resolve(decoded).then(
@@ -645,7 +645,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   private async write(full: string, value: unknown, ttlMs: number, graceMs: number, tags: ReadonlyArray<readonly [string, string]>): Promise<void> {
     const now = Date.now();
     const expiresAt = ttlMs > 0 ? now + ttlMs : 0;
-    const raw = await encodeEnvelope(value, expiresAt, tags, this.core.options);
+    const raw = await encodeEnvelope(value, expiresAt, tags, this.core.options, full);
     await this.engine.set(full, raw, { ttlMs: ttlMs > 0 ? ttlMs + graceMs : 0 });
     this.core.l1?.set(full, value, expiresAt, tags, now);
     await this.core.publish({ n: this.ns, k: [full.slice(this.base().length)] });
