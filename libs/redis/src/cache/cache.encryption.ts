@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { CorruptEntryError } from './cache.envelope.js';
 
 /** One AES-256 key: `id` is written in clear next to each value so the right key is found on read. */
@@ -22,6 +22,22 @@ export const ENCRYPTED_MAGIC = '~e1|';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const ID_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
+
+// Random IVs drawn from a pool: one randomBytes call per 12-byte IV costs more than the encryption
+// itself; filling 1024 IVs at a time gives the same random 96-bit IVs for a fraction of the cost.
+const IV_POOL_SIZE = IV_BYTES * 1024;
+let ivPool = Buffer.alloc(0);
+let ivOffset = IV_POOL_SIZE;
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomFillSync(Buffer.allocUnsafe(IV_POOL_SIZE));
+    ivOffset = 0;
+  }
+  // A copy: the pool is refilled later, and an IV is never used twice.
+  const iv = Buffer.from(ivPool.subarray(ivOffset, ivOffset + IV_BYTES));
+  ivOffset += IV_BYTES;
+  return iv;
+}
 
 function secretBytes(secret: unknown, what: string, problems: string[]): Buffer | undefined {
   // The secret itself never appears in a message, only its shape.
@@ -89,7 +105,7 @@ export class CacheCipher {
   }
 
   seal(plaintext: string, cacheKey: string): string {
-    const iv = randomBytes(IV_BYTES);
+    const iv = nextIv();
     const cipher = createCipheriv('aes-256-gcm', this.writeKey, iv);
     cipher.setAAD(Buffer.from(`${this.writeId}|${cacheKey}`, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
