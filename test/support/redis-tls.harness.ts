@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionOptions } from 'node:tls';
@@ -29,6 +29,9 @@ export interface TlsCertificates {
   /** A client certificate signed by the unrelated CA: a server demanding client certificates refuses it. */
   readonly strangerCertFile: string;
   readonly strangerKeyFile: string;
+  /** A server certificate signed by the CA that expired in 2020 (made with `openssl ca -startdate/-enddate`). */
+  readonly expiredServerCertFile: string;
+  readonly expiredServerKeyFile: string;
   /** What a client needs to talk to the test servers: CA + client certificate. */
   clientTls(overrides?: ConnectionOptions): ConnectionOptions;
 }
@@ -60,6 +63,35 @@ function newLeaf(cwd: string, name: string, ca: string, cn: string, extensions: 
   openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`], cwd);
 }
 
+/** A server certificate valid only in January 2020: `openssl x509` cannot backdate, `openssl ca` can. */
+function newExpiredLeaf(cwd: string, name: string, ca: string): void {
+  newKey(cwd, `${name}.key`);
+  openssl(['req', '-new', '-key', `${name}.key`, '-subj', '/CN=localhost', '-out', `${name}.csr`], cwd);
+  mkdirSync(join(cwd, `${name}-ca-db`), { recursive: true });
+  writeFileSync(join(cwd, `${name}-ca-db`, 'index.txt'), '');
+  writeFileSync(join(cwd, `${name}-ca-db`, 'serial'), '1000\n');
+  writeFileSync(
+    join(cwd, `${name}-ca.cnf`),
+    [
+      '[ ca ]',
+      'default_ca = test_ca',
+      '[ test_ca ]',
+      `database = ${join(cwd, `${name}-ca-db`, 'index.txt')}`,
+      `new_certs_dir = ${join(cwd, `${name}-ca-db`)}`,
+      `serial = ${join(cwd, `${name}-ca-db`, 'serial')}`,
+      'default_md = sha256',
+      'policy = any',
+      '[ any ]',
+      'commonName = supplied',
+      '[ server ]',
+      'subjectAltName = IP:127.0.0.1,DNS:localhost',
+      'extendedKeyUsage = serverAuth,clientAuth',
+      '',
+    ].join('\n'),
+  );
+  openssl(['ca', '-batch', '-config', `${name}-ca.cnf`, '-cert', `${ca}.crt`, '-keyfile', `${ca}.key`, '-in', `${name}.csr`, '-out', `${name}.crt`, '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extensions', 'server', '-notext'], cwd);
+}
+
 /** Generates a CA, a server and a client certificate, and an unrelated CA with its own client certificate. */
 export function makeTlsCertificates(): TlsCertificates {
   const dir = makeTempDir('redis-tls-certs');
@@ -68,6 +100,7 @@ export function makeTlsCertificates(): TlsCertificates {
   newLeaf(dir, 'server', 'ca', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
   newLeaf(dir, 'client', 'ca', 'app', 'extendedKeyUsage=clientAuth\n');
   newLeaf(dir, 'stranger', 'other-ca', 'stranger', 'extendedKeyUsage=clientAuth\n');
+  newExpiredLeaf(dir, 'expired', 'ca');
   const file = (name: string) => join(dir, name);
   const certs: TlsCertificates = {
     dir,
@@ -79,6 +112,8 @@ export function makeTlsCertificates(): TlsCertificates {
     otherCaFile: file('other-ca.crt'),
     strangerCertFile: file('stranger.crt'),
     strangerKeyFile: file('stranger.key'),
+    expiredServerCertFile: file('expired.crt'),
+    expiredServerKeyFile: file('expired.key'),
     clientTls: (overrides = {}) => ({
       ca: readFileSync(certs.caFile),
       cert: readFileSync(certs.clientCertFile),
@@ -113,6 +148,8 @@ export interface StartTlsRedisOptions {
   sentinelConfig?: (port: number, dir: string) => string[];
   /** Appended last (data nodes only). */
   extraArgs?: string[];
+  /** Serve this certificate instead of the good server certificate (e.g. the expired one). */
+  serverCert?: { certFile: string; keyFile: string };
 }
 
 /** One TLS command on a throwaway client. */
@@ -143,10 +180,10 @@ export async function tlsCommand(port: number, tls: ConnectionOptions, args: rea
   }
 }
 
-function tlsServerArgs(certs: TlsCertificates, requireClientCert: boolean): string[] {
+function tlsServerArgs(certs: TlsCertificates, requireClientCert: boolean, serverCert?: { certFile: string; keyFile: string }): string[] {
   return [
-    '--tls-cert-file', certs.serverCertFile,
-    '--tls-key-file', certs.serverKeyFile,
+    '--tls-cert-file', serverCert?.certFile ?? certs.serverCertFile,
+    '--tls-key-file', serverCert?.keyFile ?? certs.serverKeyFile,
     '--tls-ca-cert-file', certs.caFile,
     '--tls-auth-clients', requireClientCert ? 'yes' : 'no',
   ];
@@ -192,7 +229,7 @@ export async function startTlsRedis(options: StartTlsRedisOptions): Promise<TlsR
       '--daemonize', 'no',
       '--save', '',
       '--appendonly', 'no',
-      ...tlsServerArgs(options.certs, options.requireClientCert ?? false),
+      ...tlsServerArgs(options.certs, options.requireClientCert ?? false, options.serverCert),
       ...(options.password !== undefined ? ['--requirepass', options.password, '--masterauth', options.password] : []),
       ...(options.extraArgs ?? []),
     ];
@@ -224,7 +261,8 @@ export async function startTlsRedis(options: StartTlsRedisOptions): Promise<TlsR
       .map((f) => readFileSync(f, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'))
       .join('\n');
   };
-  const tls = options.certs.clientTls();
+  // A server started with a deliberately bad certificate is still probed: readiness is not the test.
+  const tls = options.certs.clientTls(options.serverCert ? { rejectUnauthorized: false } : {});
   const ask = (args: readonly (string | number)[], timeoutMs?: number) => tlsCommand(tlsPort, tls, args, { password: options.password, timeoutMs });
   const deadline = Date.now() + 15_000;
   for (;;) {

@@ -114,6 +114,23 @@ describe('TLS to a standalone Redis that listens on TLS only', () => {
   });
 });
 
+describe('a server certificate that has expired', () => {
+  let server: TlsRedisProcess;
+  beforeAll(async () => {
+    server = await startTlsRedis({ certs, serverCert: { certFile: certs.expiredServerCertFile, keyFile: certs.expiredServerKeyFile } });
+  });
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('is refused even though the CA is trusted, with the reason in the log; the fallback serves', async () => {
+    const app = await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_SERVERNAME: 'localhost' });
+    expect(app.get(RedisConnection).status()).toBe('memory-fallback');
+    const warning = logger.lines.find((line) => line.startsWith('warn') && line.includes('Redis unavailable'));
+    expect(warning).toContain('the server certificate has expired (CERT_HAS_EXPIRED)');
+  });
+});
+
 describe('mutual TLS (tls-auth-clients yes)', () => {
   let server: TlsRedisProcess;
   beforeAll(async () => {
