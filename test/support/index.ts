@@ -30,10 +30,12 @@ export {
 export {
   makeTlsCertificates,
   startTlsRedis,
+  startTlsCluster,
   startTlsSentinel,
   tlsCommand,
   type StartTlsRedisOptions,
   type TlsCertificates,
+  type TlsClusterHandle,
   type TlsRedisProcess,
   type TlsSentinelHandle,
 } from './redis-tls.harness.js';

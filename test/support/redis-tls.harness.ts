@@ -341,3 +341,58 @@ export async function startTlsSentinel(certs: TlsCertificates, options: { name?:
     throw error;
   }
 }
+
+export interface TlsClusterHandle {
+  /** The masters, TLS-only; `tlsPort` of each is a seed node address. */
+  readonly nodes: TlsRedisProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Three TLS-only masters with `tls-cluster yes` (the cluster bus runs over TLS too) and
+ * `tls-replication yes`, joined with `redis-cli --tls --cluster create`. No replicas: enough to prove
+ * slot discovery and every slot served over TLS.
+ */
+export async function startTlsCluster(certs: TlsCertificates): Promise<TlsClusterHandle> {
+  const nodes: TlsRedisProcess[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const busPort = await freePort();
+      nodes.push(
+        await startTlsRedis({
+          certs,
+          extraArgs: [
+            '--cluster-enabled', 'yes',
+            '--cluster-config-file', 'nodes.conf',
+            '--cluster-node-timeout', '1000',
+            '--cluster-port', String(busPort),
+            '--tls-cluster', 'yes',
+            '--tls-replication', 'yes',
+          ],
+        }),
+      );
+    }
+    const create = spawnSync(
+      'redis-cli',
+      ['--tls', '--cacert', certs.caFile, '--cert', certs.clientCertFile, '--key', certs.clientKeyFile, '--sni', 'localhost', '--cluster', 'create', ...nodes.map((n) => `${LOOPBACK}:${n.tlsPort}`), '--cluster-yes'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create over TLS failed (exit ${create.status}): ${create.stdout}\n${create.stderr}`);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const states = await Promise.all(nodes.map((n) => n.command('CLUSTER', 'INFO').then((info) => /cluster_state:ok/.test(String(info)), () => false)));
+      if (states.every(Boolean)) break;
+      if (Date.now() > deadline) throw new Error('TLS cluster did not reach cluster_state:ok within 20 s');
+      await sleep(100);
+    }
+    return {
+      nodes,
+      stop: async () => {
+        for (const node of nodes) await node.destroy();
+      },
+    };
+  } catch (error) {
+    for (const node of nodes) await node.destroy();
+    throw error;
+  }
+}

@@ -1,7 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { makeTlsCertificates, startTlsRedis, startTlsSentinel, type TlsCertificates, type TlsRedisProcess, type TlsSentinelHandle } from '../../../../test/support/index.js';
+import {
+  makeTlsCertificates,
+  startTlsCluster,
+  startTlsRedis,
+  startTlsSentinel,
+  type TlsCertificates,
+  type TlsClusterHandle,
+  type TlsRedisProcess,
+  type TlsSentinelHandle,
+} from '../../../../test/support/index.js';
 import { redisOptionsFromEnv } from '../../src/config/redis-env.loader.js';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import { CacheService } from '../../src/cache/cache.service.js';
@@ -206,5 +215,33 @@ describe('Sentinel over TLS (sentinel and master both TLS-only, sentinel monitor
       REDIS_TLS_SERVERNAME: 'localhost',
     });
     expect(app.get(RedisConnection).status()).toBe('memory-fallback');
+  });
+});
+
+describe('Redis Cluster over TLS (tls-cluster yes: client links and the cluster bus)', () => {
+  let cluster: TlsClusterHandle;
+  beforeAll(async () => {
+    cluster = await startTlsCluster(certs);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('discovers the slots over TLS and serves keys on every master', async () => {
+    const app = await bootFromEnv({
+      REDIS_CLUSTER_NODES: `127.0.0.1:${cluster.nodes[0]!.tlsPort}`,
+      REDIS_TLS_CA_FILE: certs.caFile,
+      REDIS_TLS_CERT_FILE: certs.clientCertFile,
+      REDIS_TLS_KEY_FILE: certs.clientKeyFile,
+      REDIS_TLS_SERVERNAME: 'localhost',
+    });
+    expect(app.get(RedisConnection).status()).toBe('connected');
+    const cache = app.get(CacheService);
+    for (let i = 0; i < 30; i++) await cache.set(`k${i}`, i);
+    for (let i = 0; i < 30; i++) expect(await cache.get(`k${i}`)).toBe(i);
+    const sizes = await Promise.all(cluster.nodes.map(async (n) => Number(await n.command('DBSIZE'))));
+    expect(sizes.every((n) => n > 0)).toBe(true);
+    const health = await app.get(RedisHealthIndicator).isHealthy();
+    expect(health.redis).toMatchObject({ status: 'up', mode: 'cluster', clusterState: 'ok', masters: 3, mastersAnswering: 3 });
   });
 });
