@@ -97,7 +97,8 @@ export function decodeEnvelope(raw: string, options?: EncodeOptions, cacheKey = 
   else if (raw.startsWith('~e1|')) throw new CorruptEntryError('an encrypted entry, and cache.encryption is not configured');
   const parts = split(raw);
   if (parts.flags.endsWith('z')) {
-    return inflate(Buffer.from(parts.payload, 'base64')).then(
+    // Bounded: a foreign deflate bomb under our key must not inflate past what we would ever write.
+    return inflate(Buffer.from(parts.payload, 'base64'), { maxOutputLength: (options?.maxValueBytes ?? 8 * 1024 * 1024) + 1 }).then(
       (buffer) => finish(parts.flags.slice(0, -1), buffer.toString('utf8'), parts),
       () => {
         throw new CorruptEntryError('compressed payload does not inflate');
