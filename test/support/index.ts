@@ -39,3 +39,4 @@ export {
   type TlsRedisProcess,
   type TlsSentinelHandle,
 } from './redis-tls.harness.js';
+export { CapturingLogger } from './capturing-logger.js';

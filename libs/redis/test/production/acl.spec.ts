@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { Logger, type LoggerService } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { startRedis, waitUntil, type RedisProcess } from '../../../../test/support/index.js';
+import { CapturingLogger, startRedis, waitUntil, type RedisProcess } from '../../../../test/support/index.js';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { redisAclRule, REDIS_ACL_COMMANDS } from '../../src/connection/redis-acl.js';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
@@ -74,21 +74,6 @@ runStoreEngineContract('redis standalone as a least-privilege ACL user (redisAcl
     },
   };
 });
-
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  log(m: unknown) {
-    this.lines.push(`log ${String(m)}`);
-  }
-  error(m: unknown) {
-    this.lines.push(`error ${String(m)}`);
-  }
-  warn(m: unknown) {
-    this.lines.push(`warn ${String(m)}`);
-  }
-  debug() {}
-  verbose() {}
-}
 
 describe('every capability through RedisModule as the ACL user', () => {
   let logger: CapturingLogger;

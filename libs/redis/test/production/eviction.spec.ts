@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { Logger, type LoggerService } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { startRedis, type RedisProcess } from '../../../../test/support/index.js';
+import { CapturingLogger, startRedis, type RedisProcess } from '../../../../test/support/index.js';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { RedisHealthModule } from '../../src/health/redis-health.module.js';
 import { RedisHealthIndicator } from '../../src/health/redis.health.js';
@@ -9,21 +9,6 @@ import { RedisConfigError } from '../../src/redis.errors.js';
 import { RedisModule } from '../../src/redis.module.js';
 import type { RedisModuleOptions } from '../../src/redis.options.js';
 import { SessionService } from '../../src/session/session.service.js';
-
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  log(m: unknown) {
-    this.lines.push(`log ${String(m)}`);
-  }
-  error(m: unknown) {
-    this.lines.push(`error ${String(m)}`);
-  }
-  warn(m: unknown) {
-    this.lines.push(`warn ${String(m)}`);
-  }
-  debug() {}
-  verbose() {}
-}
 
 let logger: CapturingLogger;
 const opened: TestingModule[] = [];

@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { Logger, type LoggerService } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
+  CapturingLogger,
   makeTlsCertificates,
   startTlsCluster,
   startTlsRedis,
@@ -19,21 +20,6 @@ import { RedisHealthIndicator } from '../../src/health/redis.health.js';
 import { RedisModule } from '../../src/redis.module.js';
 
 const PASSWORD = 'tls-spec-secret-41ab';
-
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  log(m: unknown) {
-    this.lines.push(`log ${String(m)}`);
-  }
-  error(m: unknown) {
-    this.lines.push(`error ${String(m)}`);
-  }
-  warn(m: unknown) {
-    this.lines.push(`warn ${String(m)}`);
-  }
-  debug() {}
-  verbose() {}
-}
 
 let logger: CapturingLogger;
 const opened: TestingModule[] = [];
