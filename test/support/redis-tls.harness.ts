@@ -141,6 +141,8 @@ export interface TlsRedisProcess {
 
 export interface StartTlsRedisOptions {
   certs: TlsCertificates;
+  /** Log in as this ACL user (with `password`) for readiness and `command()`. */
+  username?: string;
   /** `tls-auth-clients`: demand a client certificate signed by the CA. Default false. */
   requireClientCert?: boolean;
   password?: string;
@@ -153,7 +155,7 @@ export interface StartTlsRedisOptions {
 }
 
 /** One TLS command on a throwaway client. */
-export async function tlsCommand(port: number, tls: ConnectionOptions, args: readonly (string | number)[], options: { password?: string; timeoutMs?: number } = {}): Promise<unknown> {
+export async function tlsCommand(port: number, tls: ConnectionOptions, args: readonly (string | number)[], options: { username?: string; password?: string; timeoutMs?: number } = {}): Promise<unknown> {
   const [name, ...rest] = args;
   const timeoutMs = options.timeoutMs ?? 5_000;
   const client = new Redis({
@@ -161,6 +163,7 @@ export async function tlsCommand(port: number, tls: ConnectionOptions, args: rea
     port,
     tls: { servername: 'localhost', ...tls },
     ...(options.password !== undefined ? { password: options.password } : {}),
+    ...(options.username !== undefined ? { username: options.username } : {}),
     protocol: 2,
     lazyConnect: true,
     disableClientInfo: true,
@@ -263,7 +266,7 @@ export async function startTlsRedis(options: StartTlsRedisOptions): Promise<TlsR
   };
   // A server started with a deliberately bad certificate is still probed: readiness is not the test.
   const tls = options.certs.clientTls(options.serverCert ? { rejectUnauthorized: false } : {});
-  const ask = (args: readonly (string | number)[], timeoutMs?: number) => tlsCommand(tlsPort, tls, args, { password: options.password, timeoutMs });
+  const ask = (args: readonly (string | number)[], timeoutMs?: number) => tlsCommand(tlsPort, tls, args, { username: options.username, password: options.password, timeoutMs });
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (exited) throw new Error(`${binary} (TLS port ${tlsPort}) exited before answering PING\n${tail()}`);
@@ -312,7 +315,16 @@ export interface TlsSentinelHandle {
  * One TLS-only master and one TLS-only sentinel (quorum 1) monitoring it over TLS (`tls-replication
  * yes`): enough to prove discovery and the master connection both run over TLS.
  */
-export async function startTlsSentinel(certs: TlsCertificates, options: { name?: string; password?: string; sentinelPassword?: string } = {}): Promise<TlsSentinelHandle> {
+export async function startTlsSentinel(
+  certs: TlsCertificates,
+  options: {
+    name?: string;
+    password?: string;
+    sentinelPassword?: string;
+    /** An ACL user on the sentinel (`user <name> on ><password> <rule>` in sentinel.conf), next to the default user (admin, `sentinelPassword`). */
+    sentinelUser?: { name: string; password: string; rule: string };
+  } = {},
+): Promise<TlsSentinelHandle> {
   const name = options.name ?? 'tlsmaster';
   const master = await startTlsRedis({ certs, password: options.password, extraArgs: ['--tls-replication', 'yes'] });
   try {
@@ -324,6 +336,7 @@ export async function startTlsSentinel(certs: TlsCertificates, options: { name?:
         `sentinel monitor ${name} ${LOOPBACK} ${master.tlsPort} 1`,
         ...(options.password !== undefined ? [`sentinel auth-pass ${name} ${options.password}`] : []),
         ...(options.sentinelPassword !== undefined ? [`requirepass ${options.sentinelPassword}`] : []),
+        ...(options.sentinelUser ? [`user ${options.sentinelUser.name} on >${options.sentinelUser.password} ${options.sentinelUser.rule}`] : []),
         `sentinel down-after-milliseconds ${name} 1000`,
       ],
     });

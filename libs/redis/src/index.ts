@@ -34,7 +34,7 @@ export {
   MemoryLimitError,
   RedisPermissionError,
 } from './redis.errors.js';
-export { redisAclRule, REDIS_ACL_COMMANDS, REDIS_ACL_CLUSTER_COMMANDS, type RedisAclRuleOptions } from './connection/redis-acl.js';
+export { redisAclRule, REDIS_ACL_COMMANDS, REDIS_ACL_CLUSTER_COMMANDS, REDIS_SENTINEL_ACL_RULE, type RedisAclRuleOptions } from './connection/redis-acl.js';
 
 // ---- The store port ---------------------------------------------------------------------------
 export type { StoreEngine } from './engine/store-engine.port.js';

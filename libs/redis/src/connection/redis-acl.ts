@@ -61,3 +61,11 @@ export function redisAclRule(options: RedisAclRuleOptions): string {
   const patterns = (options.patterns ?? []).map((p) => `&${prefix}${p}`);
   return ['resetkeys', `~${prefix}*`, 'resetchannels', `&${prefix}*`, ...patterns, '-@all', ...commands.map((c) => `+${c}`)].join(' ');
 }
+
+/**
+ * The ACL rule for the user the library logs in to the *sentinels* with (`REDIS_SENTINEL_USERNAME`):
+ * what ioredis asks a sentinel for — the master address, the list of sentinels, and the
+ * `+switch-master` channel it follows for failovers — and nothing else. Sentinels hold no data: no key
+ * pattern. Tested: the sentinel's ACL LOG stays empty while the app discovers the master with it.
+ */
+export const REDIS_SENTINEL_ACL_RULE = '-@all +ping +sentinel|get-master-addr-by-name +sentinel|sentinels +subscribe resetchannels &+switch-master';

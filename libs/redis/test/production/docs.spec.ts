@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { REDIS_ENV_VARIABLES } from '../../src/config/redis-env.loader.js';
-import { redisAclRule } from '../../src/connection/redis-acl.js';
+import { redisAclRule, REDIS_SENTINEL_ACL_RULE } from '../../src/connection/redis-acl.js';
 
 const ROOT = join(import.meta.dirname, '../../../..');
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
@@ -10,6 +10,7 @@ const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 describe('operations guide and configuration tables', () => {
   it('docs/operations.md shows the ACL rule redisAclRule() produces (the one the ACL tests run under)', () => {
     expect(read('docs/operations.md')).toContain(`ACL SETUSER app on >long-random-password ${redisAclRule({ keyPrefix: 'app:' })}\n`);
+    expect(read('docs/operations.md')).toContain(`user sentinel-app on >long-random-password ${REDIS_SENTINEL_ACL_RULE}\n`);
   });
 
   it('the README table and .env.example list every variable redisOptionsFromEnv reads', () => {

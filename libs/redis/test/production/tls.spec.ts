@@ -13,6 +13,7 @@ import {
   type TlsSentinelHandle,
 } from '../../../../test/support/index.js';
 import { redisOptionsFromEnv } from '../../src/config/redis-env.loader.js';
+import { REDIS_SENTINEL_ACL_RULE } from '../../src/connection/redis-acl.js';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { RedisHealthModule } from '../../src/health/redis-health.module.js';
@@ -231,5 +232,33 @@ describe('Redis Cluster over TLS (tls-cluster yes: client links and the cluster 
     expect(sizes.every((n) => n > 0)).toBe(true);
     const health = await app.get(RedisHealthIndicator).isHealthy();
     expect(health.redis).toMatchObject({ status: 'up', mode: 'cluster', clusterState: 'ok', masters: 3, mastersAnswering: 3 });
+  });
+});
+
+describe('Sentinel with an ACL user for the sentinels (REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD)', () => {
+  let group: TlsSentinelHandle;
+  beforeAll(async () => {
+    group = await startTlsSentinel(certs, { password: PASSWORD, sentinelPassword: `${PASSWORD}-admin`, sentinelUser: { name: 'sentinel-app', password: `${PASSWORD}-s`, rule: REDIS_SENTINEL_ACL_RULE } });
+  });
+  afterAll(async () => {
+    await group?.stop();
+  });
+
+  it('discovers the master as a least-privilege sentinel user', async () => {
+    const app = await bootFromEnv({
+      REDIS_SENTINELS: `127.0.0.1:${group.sentinel.tlsPort}`,
+      REDIS_SENTINEL_NAME: group.name,
+      REDIS_SENTINEL_USERNAME: 'sentinel-app',
+      REDIS_SENTINEL_PASSWORD: `${PASSWORD}-s`,
+      REDIS_PASSWORD: PASSWORD,
+      REDIS_TLS_CA_FILE: certs.caFile,
+      REDIS_TLS_SERVERNAME: 'localhost',
+    });
+    expect(app.get(RedisConnection).status()).toBe('connected');
+    await app.get(CacheService).set('acl-sentinel', 1);
+    expect(await app.get(CacheService).get('acl-sentinel')).toBe(1);
+    // The sentinel refused nothing the client asked for (ACL LOG read as the admin, the default user).
+    const refused = (await group.sentinel.command('ACL', 'LOG')) as unknown[];
+    expect(refused).toEqual([]);
   });
 });
