@@ -3,12 +3,11 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionOptions } from 'node:tls';
-import { Redis } from 'ioredis';
 
 import { freePort } from './free-port.js';
 import { removeTrackedDir, trackProcess } from './process-registry.js';
 import { ensureRedisBinaries } from './redis-install.js';
-import { LOG_FILE, LOOPBACK, makeTempDir } from './redis-server.harness.js';
+import { LOG_FILE, LOOPBACK, makeTempDir, redisCommand } from './redis-server.harness.js';
 
 /**
  * TLS for tests: certificates made at test time with `openssl` (nothing secret is committed) and
@@ -154,33 +153,9 @@ export interface StartTlsRedisOptions {
   serverCert?: { certFile: string; keyFile: string };
 }
 
-/** One TLS command on a throwaway client. */
-export async function tlsCommand(port: number, tls: ConnectionOptions, args: readonly (string | number)[], options: { username?: string; password?: string; timeoutMs?: number } = {}): Promise<unknown> {
-  const [name, ...rest] = args;
-  const timeoutMs = options.timeoutMs ?? 5_000;
-  const client = new Redis({
-    host: LOOPBACK,
-    port,
-    tls: { servername: 'localhost', ...tls },
-    ...(options.password !== undefined ? { password: options.password } : {}),
-    ...(options.username !== undefined ? { username: options.username } : {}),
-    protocol: 2,
-    lazyConnect: true,
-    disableClientInfo: true,
-    enableReadyCheck: false,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return await client.call(String(name), ...rest.map(String));
-  } finally {
-    client.disconnect();
-  }
+/** One TLS command on a throwaway client (`redisCommand` with TLS options; SNI `localhost` unless given). */
+export function tlsCommand(port: number, tls: ConnectionOptions, args: readonly (string | number)[], options: { username?: string; password?: string; timeoutMs?: number } = {}): Promise<unknown> {
+  return redisCommand({ host: LOOPBACK, port, username: options.username, password: options.password, tls: { servername: 'localhost', ...tls } }, args, options.timeoutMs);
 }
 
 function tlsServerArgs(certs: TlsCertificates, requireClientCert: boolean, serverCert?: { certFile: string; keyFile: string }): string[] {

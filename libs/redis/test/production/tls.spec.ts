@@ -41,6 +41,13 @@ async function bootFromEnv(env: Record<string, string>): Promise<TestingModule> 
 
 let certs: TlsCertificates;
 
+/** The TLS variables every test sets: trust the test CA, check the certificate names localhost. */
+const trusting = (extra: Record<string, string> = {}) => ({ REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_SERVERNAME: 'localhost', ...extra });
+const direct = (port: number, extra: Record<string, string> = {}) => trusting({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), ...extra });
+const withClientCert = () => ({ REDIS_TLS_CERT_FILE: certs.clientCertFile, REDIS_TLS_KEY_FILE: certs.clientKeyFile });
+const viaSentinel = (group: TlsSentinelHandle, extra: Record<string, string>) =>
+  trusting({ REDIS_SENTINELS: `127.0.0.1:${group.sentinel.tlsPort}`, REDIS_SENTINEL_NAME: group.name, REDIS_PASSWORD: PASSWORD, ...extra });
+
 beforeAll(() => {
   certs = makeTlsCertificates();
   process.on('unhandledRejection', onUnhandled);
@@ -70,7 +77,7 @@ describe('TLS to a standalone Redis that listens on TLS only', () => {
   });
 
   it('connects with the CA from REDIS_TLS_CA_FILE and serves the cache from Redis', async () => {
-    const app = await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_PASSWORD: PASSWORD, REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_SERVERNAME: 'localhost' });
+    const app = await bootFromEnv(direct(server.tlsPort, { REDIS_PASSWORD: PASSWORD }));
     expect(app.get(RedisConnection).status()).toBe('connected');
     const cache = app.get(CacheService);
     await cache.set('greeting', { hello: 'tls' });
@@ -88,7 +95,7 @@ describe('TLS to a standalone Redis that listens on TLS only', () => {
 
   it('with a CA that did not sign the server certificate: a clear reason in the log, the memory fallback serves, no crash', async () => {
     await server.command('FLUSHALL');
-    const app = await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_PASSWORD: PASSWORD, REDIS_TLS_CA_FILE: certs.otherCaFile, REDIS_TLS_SERVERNAME: 'localhost' });
+    const app = await bootFromEnv(direct(server.tlsPort, { REDIS_PASSWORD: PASSWORD, REDIS_TLS_CA_FILE: certs.otherCaFile }));
     const connection = app.get(RedisConnection);
     expect(connection.status()).toBe('memory-fallback');
     const warning = logger.lines.find((line) => line.startsWith('warn') && line.includes('Redis unavailable'));
@@ -120,7 +127,7 @@ describe('a server certificate that has expired', () => {
   });
 
   it('is refused even though the CA is trusted, with the reason in the log; the fallback serves', async () => {
-    const app = await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_SERVERNAME: 'localhost' });
+    const app = await bootFromEnv(direct(server.tlsPort));
     expect(app.get(RedisConnection).status()).toBe('memory-fallback');
     const warning = logger.lines.find((line) => line.startsWith('warn') && line.includes('Redis unavailable'));
     expect(warning).toContain('the server certificate has expired (CERT_HAS_EXPIRED)');
@@ -137,14 +144,7 @@ describe('mutual TLS (tls-auth-clients yes)', () => {
   });
 
   it('connects with the client certificate and key from REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE', async () => {
-    const app = await bootFromEnv({
-      REDIS_HOST: '127.0.0.1',
-      REDIS_PORT: String(server.tlsPort),
-      REDIS_TLS_CA_FILE: certs.caFile,
-      REDIS_TLS_CERT_FILE: certs.clientCertFile,
-      REDIS_TLS_KEY_FILE: certs.clientKeyFile,
-      REDIS_TLS_SERVERNAME: 'localhost',
-    });
+    const app = await bootFromEnv(direct(server.tlsPort, withClientCert()));
     expect(app.get(RedisConnection).status()).toBe('connected');
     const cache = app.get(CacheService);
     await cache.set('mtls', 'yes');
@@ -152,14 +152,14 @@ describe('mutual TLS (tls-auth-clients yes)', () => {
   });
 
   it('without a client certificate, or with one from another CA, the server refuses and the fallback serves', async () => {
-    for (const extra of [{} as Record<string, string>, { REDIS_TLS_CERT_FILE: certs.strangerCertFile, REDIS_TLS_KEY_FILE: certs.strangerKeyFile }]) {
-      const app = await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_SERVERNAME: 'localhost', ...extra });
+    for (const extra of [{}, { REDIS_TLS_CERT_FILE: certs.strangerCertFile, REDIS_TLS_KEY_FILE: certs.strangerKeyFile }] as Array<Record<string, string>>) {
+      const app = await bootFromEnv(direct(server.tlsPort, extra));
       expect(app.get(RedisConnection).status()).toBe('memory-fallback');
     }
   });
 
   it('names the client certificate variables when the refusal arrives as a TLS alert', async () => {
-    await bootFromEnv({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.tlsPort), REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_SERVERNAME: 'localhost' });
+    await bootFromEnv(direct(server.tlsPort));
     const warning = logger.lines.find((line) => line.startsWith('warn') && line.includes('Redis unavailable'));
     // With TLS 1.3 the server checks the client certificate after the client finished its side of the
     // handshake: depending on timing the client reads the alert, or only sees the socket reset.
@@ -177,14 +177,7 @@ describe('Sentinel over TLS (sentinel and master both TLS-only, sentinel monitor
   });
 
   it('discovers the master through a TLS sentinel with REDIS_SENTINEL_PASSWORD and writes to it over TLS', async () => {
-    const app = await bootFromEnv({
-      REDIS_SENTINELS: `127.0.0.1:${group.sentinel.tlsPort}`,
-      REDIS_SENTINEL_NAME: group.name,
-      REDIS_SENTINEL_PASSWORD: `${PASSWORD}-sentinel`,
-      REDIS_PASSWORD: PASSWORD,
-      REDIS_TLS_CA_FILE: certs.caFile,
-      REDIS_TLS_SERVERNAME: 'localhost',
-    });
+    const app = await bootFromEnv(viaSentinel(group, { REDIS_SENTINEL_PASSWORD: `${PASSWORD}-sentinel` }));
     expect(app.get(RedisConnection).status()).toBe('connected');
     const cache = app.get(CacheService);
     await cache.set('via-sentinel', 42);
@@ -195,14 +188,7 @@ describe('Sentinel over TLS (sentinel and master both TLS-only, sentinel monitor
   });
 
   it('a wrong sentinel password leaves the app on the memory fallback, without the password in any log', async () => {
-    const app = await bootFromEnv({
-      REDIS_SENTINELS: `127.0.0.1:${group.sentinel.tlsPort}`,
-      REDIS_SENTINEL_NAME: group.name,
-      REDIS_SENTINEL_PASSWORD: `${PASSWORD}-wrong`,
-      REDIS_PASSWORD: PASSWORD,
-      REDIS_TLS_CA_FILE: certs.caFile,
-      REDIS_TLS_SERVERNAME: 'localhost',
-    });
+    const app = await bootFromEnv(viaSentinel(group, { REDIS_SENTINEL_PASSWORD: `${PASSWORD}-wrong` }));
     expect(app.get(RedisConnection).status()).toBe('memory-fallback');
   });
 });
@@ -217,13 +203,7 @@ describe('Redis Cluster over TLS (tls-cluster yes: client links and the cluster 
   });
 
   it('discovers the slots over TLS and serves keys on every master', async () => {
-    const app = await bootFromEnv({
-      REDIS_CLUSTER_NODES: `127.0.0.1:${cluster.nodes[0]!.tlsPort}`,
-      REDIS_TLS_CA_FILE: certs.caFile,
-      REDIS_TLS_CERT_FILE: certs.clientCertFile,
-      REDIS_TLS_KEY_FILE: certs.clientKeyFile,
-      REDIS_TLS_SERVERNAME: 'localhost',
-    });
+    const app = await bootFromEnv(trusting({ REDIS_CLUSTER_NODES: `127.0.0.1:${cluster.nodes[0]!.tlsPort}`, ...withClientCert() }));
     expect(app.get(RedisConnection).status()).toBe('connected');
     const cache = app.get(CacheService);
     for (let i = 0; i < 30; i++) await cache.set(`k${i}`, i);
@@ -245,15 +225,7 @@ describe('Sentinel with an ACL user for the sentinels (REDIS_SENTINEL_USERNAME /
   });
 
   it('discovers the master as a least-privilege sentinel user', async () => {
-    const app = await bootFromEnv({
-      REDIS_SENTINELS: `127.0.0.1:${group.sentinel.tlsPort}`,
-      REDIS_SENTINEL_NAME: group.name,
-      REDIS_SENTINEL_USERNAME: 'sentinel-app',
-      REDIS_SENTINEL_PASSWORD: `${PASSWORD}-s`,
-      REDIS_PASSWORD: PASSWORD,
-      REDIS_TLS_CA_FILE: certs.caFile,
-      REDIS_TLS_SERVERNAME: 'localhost',
-    });
+    const app = await bootFromEnv(viaSentinel(group, { REDIS_SENTINEL_USERNAME: 'sentinel-app', REDIS_SENTINEL_PASSWORD: `${PASSWORD}-s` }));
     expect(app.get(RedisConnection).status()).toBe('connected');
     await app.get(CacheService).set('acl-sentinel', 1);
     expect(await app.get(CacheService).get('acl-sentinel')).toBe(1);
