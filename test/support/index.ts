@@ -8,6 +8,8 @@ export {
   redisCommand,
   RedisStartError,
   startRedis,
+  startRedisProcess,
+  makeTempDir,
   waitForReplicaSync,
   type RedisEndpoint,
   type RedisProcess,
@@ -26,3 +28,16 @@ export {
   type SentinelGroupHandle,
   type StartSentinelGroupOptions,
 } from './redis-sentinel.harness.js';
+export {
+  makeTlsCertificates,
+  startTlsRedis,
+  startTlsCluster,
+  startTlsSentinel,
+  tlsCommand,
+  type StartTlsRedisOptions,
+  type TlsCertificates,
+  type TlsClusterHandle,
+  type TlsRedisProcess,
+  type TlsSentinelHandle,
+} from './redis-tls.harness.js';
+export { CapturingLogger } from './capturing-logger.js';

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 
 import { freePort } from './free-port.js';
@@ -97,7 +98,7 @@ export function makeTempDir(prefix: string): string {
  * server fails fast instead of being hidden by reconnect logic.
  */
 export async function redisCommand(
-  endpoint: RedisEndpoint & { readonly password?: string | undefined },
+  endpoint: RedisEndpoint & { readonly password?: string | undefined; readonly username?: string | undefined; readonly tls?: ConnectionOptions | undefined },
   args: readonly (string | number)[],
   timeoutMs = 5_000,
 ): Promise<unknown> {
@@ -107,6 +108,8 @@ export async function redisCommand(
     host: endpoint.host,
     port: endpoint.port,
     ...(endpoint.password !== undefined ? { password: endpoint.password } : {}),
+    ...(endpoint.username !== undefined ? { username: endpoint.username } : {}),
+    ...(endpoint.tls !== undefined ? { tls: endpoint.tls } : {}),
     protocol: 2,
     lazyConnect: true,
     disableClientInfo: true,

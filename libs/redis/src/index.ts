@@ -35,7 +35,9 @@ export {
   MemoryLimitError,
   JournalFullError,
   ClearRefusedError,
+  RedisPermissionError,
 } from './redis.errors.js';
+export { redisAclRule, REDIS_ACL_COMMANDS, REDIS_ACL_CLUSTER_COMMANDS, REDIS_SENTINEL_ACL_RULE, type RedisAclRuleOptions } from './connection/redis-acl.js';
 
 // ---- The store port ---------------------------------------------------------------------------
 export type { StoreEngine } from './engine/store-engine.port.js';
@@ -61,6 +63,7 @@ export { escapeGlob } from './engine/glob.util.js';
 export { CacheService } from './cache/cache.service.js';
 export type { CacheGetOrSetOptions, CacheMsetEntry, CacheOutcome, CacheSetOptions, CacheStats } from './cache/cache.types.js';
 export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache.options.js';
+export type { CacheEncryptionKey, CacheEncryptionOptions } from './cache/cache.encryption.js';
 export { CacheInputError, CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError } from './cache/cache.errors.js';
 export { Cacheable, CacheableInterceptor, type CacheableOptions, type CacheVary, type HttpRequestLike } from './cache/cache.interceptor.js';
 

@@ -66,3 +66,27 @@ export class MemoryLimitError extends RedisKitError {
     super('E_MEMORY_LIMIT', message);
   }
 }
+
+/**
+ * Redis refused a command for the connection's ACL user (`NOPERM`). A configuration problem, not an
+ * outage: it is thrown to the caller every time (never answered from the fallback, never counted
+ * against the breaker), naming the command (never its arguments) and what to grant.
+ */
+export class RedisPermissionError extends RedisKitError {
+  constructor(
+    /** The command Redis refused, lower case (`evalsha` for a script; the message names the inner one when Redis says). */
+    readonly command: string,
+    /** What was refused: a command, a key or a channel. */
+    readonly refused: 'command' | 'key' | 'channel',
+    options?: { cause?: unknown; script?: string },
+  ) {
+    const where = options?.script ? ` (in script ${options.script})` : '';
+    super(
+      'E_REDIS_NOPERM',
+      refused === 'command'
+        ? `Redis ACL: this user may not run '${command}'${where} (NOPERM). Grant it (ACL SETUSER <user> +${command}); redisAclRule() gives the full least-privilege rule (docs/operations.md, "ACL user")`
+        : `Redis ACL: '${command}'${where} touched a ${refused} outside this user's ${refused === 'key' ? '~<keyPrefix>*' : '&<keyPrefix>*'} patterns (NOPERM). Check keyPrefix against the ACL (redisAclRule(), docs/operations.md, "ACL user")`,
+      options,
+    );
+  }
+}

@@ -6,6 +6,7 @@ import { metricsSinkProviders } from './metrics/redis-metrics.providers.js';
 import { pubSubProviders } from './pubsub/pubsub.providers.js';
 import { rateLimitProviders } from './rate-limit/rate-limit.providers.js';
 import { ConfigurableRedisModule, REDIS_ASYNC_OPTIONS_TYPE, REDIS_OPTIONS_TYPE } from './redis.module-definition.js';
+import { sessionEvictionProviders } from './session/session.eviction.js';
 import { sessionProviders } from './session/session.providers.js';
 
 /**
@@ -32,6 +33,7 @@ export class RedisModule extends ConfigurableRedisModule {
 function withProviders(definition: DynamicModule, name = DEFAULT_REDIS_NAME): DynamicModule {
   const providers: Provider[] = [...connectionProviders(name), ...metricsSinkProviders(name)];
   if (name === DEFAULT_REDIS_NAME) providers.push(...pubSubProviders(name), ...rateLimitProviders(), ...sessionProviders(name), ...cacheProviders(name));
+  if (name === DEFAULT_REDIS_NAME) providers.push(...sessionEvictionProviders(name));
   return {
     ...definition,
     providers: [...(definition.providers ?? []), ...providers],

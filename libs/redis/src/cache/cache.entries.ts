@@ -70,7 +70,7 @@ export class CacheEntries {
    */
   decode(full: string, raw: string): Envelope | null | Promise<Envelope | null> {
     try {
-      const decoded = decodeEnvelope(raw);
+      const decoded = decodeEnvelope(raw, this.core.options, full);
       // Duck-typed: zlib's promises may come from another realm (e.g. under jest's VM modules).
       if (!('then' in decoded)) return decoded;
       return Promise.resolve(decoded).then(
@@ -93,7 +93,7 @@ export class CacheEntries {
   async write(full: string, value: unknown, ttlMs: number, graceMs: number, tags: ReadonlyArray<readonly [string, string]>): Promise<void> {
     const now = Date.now();
     const expiresAt = ttlMs > 0 ? now + ttlMs : 0;
-    const raw = await encodeEnvelope(value, expiresAt, tags, this.core.options);
+    const raw = await encodeEnvelope(value, expiresAt, tags, this.core.options, full);
     await this.core.engine.set(full, raw, { ttlMs: ttlMs > 0 ? ttlMs + graceMs : 0 });
     this.core.l1?.set(full, value, expiresAt, tags, now);
     await this.core.bus.publish({ n: this.ns, k: [this.keyOf(full)] });

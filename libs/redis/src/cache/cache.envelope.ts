@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { deflateRaw, inflateRaw } from 'node:zlib';
+import type { CacheCipher } from './cache.encryption.js';
 import { CacheSerializationError, CacheValueTooLargeError } from './cache.errors.js';
 
 /**
@@ -32,9 +33,11 @@ const inflate = promisify(inflateRaw);
 export interface EncodeOptions {
   compressThreshold: number;
   maxValueBytes: number;
+  /** `cache.encryption`: the whole envelope is sealed (cache.encryption.ts), bound to `cacheKey`. */
+  encryption?: CacheCipher | null;
 }
 
-export async function encodeEnvelope(value: unknown, expiresAt: number, tags: ReadonlyArray<readonly [string, string]>, options: EncodeOptions): Promise<string> {
+export async function encodeEnvelope(value: unknown, expiresAt: number, tags: ReadonlyArray<readonly [string, string]>, options: EncodeOptions, cacheKey = ''): Promise<string> {
   let flags: string;
   let payload: string;
   try {
@@ -60,7 +63,8 @@ export async function encodeEnvelope(value: unknown, expiresAt: number, tags: Re
   }
   let tagText = '';
   for (let i = 0; i < tags.length; i++) tagText += (i === 0 ? '' : ',') + tags[i]![0] + '=' + tags[i]![1];
-  return `${ENVELOPE_MAGIC}${flags}|${expiresAt > 0 ? expiresAt : ''}|${tagText}|${payload}`;
+  const envelope = `${ENVELOPE_MAGIC}${flags}|${expiresAt > 0 ? expiresAt : ''}|${tagText}|${payload}`;
+  return options.encryption ? options.encryption.seal(envelope, cacheKey) : envelope;
 }
 
 /** Thrown for anything under our key that is not a readable envelope; callers treat it as a miss. */
@@ -88,10 +92,13 @@ function split(raw: string): { flags: string; expiresAt: number; tags: Array<[st
 }
 
 /** Synchronous unless the payload is compressed, so the hot read path adds no extra await. */
-export function decodeEnvelope(raw: string): Envelope | Promise<Envelope> {
+export function decodeEnvelope(raw: string, options?: EncodeOptions, cacheKey = ''): Envelope | Promise<Envelope> {
+  if (options?.encryption) raw = options.encryption.open(raw, cacheKey, Math.ceil((options.maxValueBytes + 1_048_576) * (4 / 3)) + 128);
+  else if (raw.startsWith('~e1|')) throw new CorruptEntryError('an encrypted entry, and cache.encryption is not configured');
   const parts = split(raw);
   if (parts.flags.endsWith('z')) {
-    return inflate(Buffer.from(parts.payload, 'base64')).then(
+    // Bounded: a foreign deflate bomb under our key must not inflate past what we would ever write.
+    return inflate(Buffer.from(parts.payload, 'base64'), { maxOutputLength: (options?.maxValueBytes ?? 8 * 1024 * 1024) + 1 }).then(
       (buffer) => finish(parts.flags.slice(0, -1), buffer.toString('utf8'), parts),
       () => {
         throw new CorruptEntryError('compressed payload does not inflate');

@@ -1,5 +1,6 @@
 import { RedisConfigError } from '../redis.errors.js';
 import { toMs, type Duration } from '../duration.js';
+import { resolveCacheEncryption, type CacheCipher, type CacheEncryptionOptions } from './cache.encryption.js';
 
 /** The `cache` section of `RedisModuleOptions`. */
 export interface CacheOptions {
@@ -23,6 +24,8 @@ export interface CacheOptions {
    * other instances' copies over pub/sub; every instance of a fleet must enable it alike.
    */
   l1?: { maxEntries: number; ttl?: Duration };
+  /** AES-256-GCM for every stored value; the first key encrypts, all of them decrypt (see cache.encryption.ts). */
+  encryption?: CacheEncryptionOptions;
 }
 
 export interface ResolvedCacheOptions {
@@ -33,6 +36,7 @@ export interface ResolvedCacheOptions {
   maxValueBytes: number;
   lockTimeoutMs: number;
   l1: { maxEntries: number; ttlMs: number } | null;
+  encryption: CacheCipher | null;
 }
 
 export const CACHE_DEFAULTS = {
@@ -80,6 +84,7 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
     maxValueBytes: int(o.maxValueBytes, 'cache.maxValueBytes', CACHE_DEFAULTS.maxValueBytes, 1),
     lockTimeoutMs: duration(o.lockTimeout, 'cache.lockTimeout', CACHE_DEFAULTS.lockTimeoutMs),
     l1,
+    encryption: resolveCacheEncryption(o.encryption, problems),
   };
   if (o.lockTimeout !== undefined && resolved.lockTimeoutMs < 50) problems.push(`cache.lockTimeout must be at least 50 ms (got ${resolved.lockTimeoutMs})`);
   if (problems.length > 0) throw new RedisConfigError(problems);

@@ -145,7 +145,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
           return [enc, versions.get(enc)!] as [string, string];
         });
         const expiresAt = ttlMs > 0 ? now + ttlMs : 0;
-        return { key, ttlMs, expiresAt, tags, value: e.value, raw: await encodeEnvelope(e.value, expiresAt, tags, this.core.options) };
+        return { key, ttlMs, expiresAt, tags, value: e.value, raw: await encodeEnvelope(e.value, expiresAt, tags, this.core.options, key) };
       }),
     );
     await this.engine.mset(prepared.map((p) => ({ key: p.key, value: p.raw, ttlMs: p.ttlMs })));

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { Logger } from '@nestjs/common';
 import { Expose, plainToInstance, Transform } from 'class-transformer';
 import { IsOptional, ValidateBy, validateSync, type ValidationArguments } from 'class-validator';
 import { RedisConfigError } from '../redis.errors.js';
@@ -12,15 +15,23 @@ export const REDIS_ENV_VARIABLES = [
   'REDIS_PASSWORD',
   'REDIS_DB',
   'REDIS_TLS',
+  'REDIS_TLS_CA_FILE',
+  'REDIS_TLS_CERT_FILE',
+  'REDIS_TLS_KEY_FILE',
+  'REDIS_TLS_SERVERNAME',
+  'REDIS_TLS_REJECT_UNAUTHORIZED',
+  'REDIS_TLS_ALLOW_INSECURE',
   'REDIS_KEY_PREFIX',
   'REDIS_SENTINELS',
   'REDIS_SENTINEL_NAME',
+  'REDIS_SENTINEL_USERNAME',
+  'REDIS_SENTINEL_PASSWORD',
   'REDIS_CLUSTER_NODES',
   'REDIS_FALLBACK',
   'REDIS_COMMAND_TIMEOUT_MS',
 ] as const;
 
-type EnvName = (typeof REDIS_ENV_VARIABLES)[number];
+type EnvName = (typeof REDIS_ENV_VARIABLES)[number] | 'NODE_ENV';
 /** Where `redisOptionsFromEnv` reads variables: `process.env`, a plain object, or anything with `get(key)` such as `ConfigService`. */
 export type EnvSource = Readonly<Record<string, string | undefined>> | { get(key: string): unknown };
 
@@ -79,6 +90,33 @@ class RedisEnvironment {
   @Expose() @trimmed() @IsOptional() @Rule((v) => [...TRUE, ...FALSE].includes(v.toLowerCase()), 'must be true or false')
   REDIS_TLS?: string;
 
+  @Expose() @trimmed() @IsOptional() @Rule((v) => v.length > 0, 'must be the path of a PEM file with the CA certificate(s)')
+  REDIS_TLS_CA_FILE?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => v.length > 0, 'must be the path of a PEM file with the client certificate')
+  REDIS_TLS_CERT_FILE?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => v.length > 0, 'must be the path of a PEM file with the client private key')
+  REDIS_TLS_KEY_FILE?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => /^[A-Za-z0-9.-]+$/.test(v), 'must be a DNS host name (letters, digits, dots, hyphens)')
+  REDIS_TLS_SERVERNAME?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => [...TRUE, ...FALSE].includes(v.toLowerCase()), 'must be true or false')
+  REDIS_TLS_REJECT_UNAUTHORIZED?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => [...TRUE, ...FALSE].includes(v.toLowerCase()), 'must be true or false')
+  REDIS_TLS_ALLOW_INSECURE?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => !/\s/.test(v), 'must not contain spaces')
+  REDIS_SENTINEL_USERNAME?: string;
+
+  @Expose() @Transform(({ value }) => (value === '' ? undefined : value)) @IsOptional() @Rule((v) => v.length > 0, 'must not be empty when set', true)
+  REDIS_SENTINEL_PASSWORD?: string;
+
+  @Expose() @trimmed() @IsOptional()
+  NODE_ENV?: string;
+
   @Expose() @trimmed() @IsOptional() @Rule((v) => !/[{}*?[\]\\\s]/.test(v), 'must not contain spaces, {, }, *, ?, [, ] or \\')
   REDIS_KEY_PREFIX?: string;
 
@@ -119,8 +157,9 @@ export function redisOptionsFromEnv(source: EnvSource = process.env, envOptions:
     throw new RedisConfigError([`redisOptionsFromEnv: prefix must contain only letters, digits and _ (got ${JSON.stringify(prefix)})`]);
   }
   const raw: Partial<Record<EnvName, unknown>> = {};
-  for (const name of REDIS_ENV_VARIABLES) {
-    const key = prefix + name;
+  for (const name of [...REDIS_ENV_VARIABLES, 'NODE_ENV'] as const) {
+    // NODE_ENV is the process's own, never prefixed.
+    const key = name === 'NODE_ENV' ? name : prefix + name;
     const value = typeof source.get === 'function' ? (source as { get(k: string): unknown }).get(key) : (source as Record<string, unknown>)[key];
     if (value !== undefined && value !== null) raw[name] = typeof value === 'string' ? value : String(value);
   }
@@ -138,6 +177,10 @@ export function redisOptionsFromEnv(source: EnvSource = process.env, envOptions:
   if (has('REDIS_SENTINELS') && !has('REDIS_SENTINEL_NAME')) problems.push('REDIS_SENTINELS is set but REDIS_SENTINEL_NAME is missing: name the master group the sentinels monitor');
   if (has('REDIS_SENTINEL_NAME') && !has('REDIS_SENTINELS')) problems.push('REDIS_SENTINEL_NAME is set but REDIS_SENTINELS is missing: list the sentinels as host:port,host:port');
   if (has('REDIS_CLUSTER_NODES') && has('REDIS_DB') && env.REDIS_DB !== '0') problems.push('REDIS_DB cannot be used with REDIS_CLUSTER_NODES: Redis Cluster only has database 0');
+  if ((has('REDIS_SENTINEL_USERNAME') || has('REDIS_SENTINEL_PASSWORD')) && !has('REDIS_SENTINELS')) {
+    problems.push(`${has('REDIS_SENTINEL_USERNAME') ? 'REDIS_SENTINEL_USERNAME' : 'REDIS_SENTINEL_PASSWORD'} is set but REDIS_SENTINELS is missing: it is the login of the sentinels themselves`);
+  }
+  const tls = tlsFromEnv(env, problems);
   // Messages name the variable as the user spelled it, prefix included.
   const known = new Set<string>(REDIS_ENV_VARIABLES);
   if (problems.length > 0) throw new RedisConfigError(prefix ? problems.map((p) => p.replace(/\bREDIS_[A-Z_]+\b/g, (n) => (known.has(n) ? prefix + n : n))) : problems);
@@ -150,12 +193,76 @@ export function redisOptionsFromEnv(source: EnvSource = process.env, envOptions:
   if (env.REDIS_PASSWORD) options.password = env.REDIS_PASSWORD;
   if (env.REDIS_DB) options.db = Number(env.REDIS_DB);
   if (env.REDIS_TLS) options.tls = TRUE.includes(env.REDIS_TLS.toLowerCase());
+  if (tls) options.tls = tls;
   if (env.REDIS_KEY_PREFIX) options.keyPrefix = env.REDIS_KEY_PREFIX;
-  if (env.REDIS_SENTINELS) options.sentinel = { name: env.REDIS_SENTINEL_NAME!, sentinels: parseAddressList(env.REDIS_SENTINELS) };
+  if (env.REDIS_SENTINELS) {
+    options.sentinel = { name: env.REDIS_SENTINEL_NAME!, sentinels: parseAddressList(env.REDIS_SENTINELS) };
+    if (env.REDIS_SENTINEL_USERNAME) options.sentinel.sentinelUsername = env.REDIS_SENTINEL_USERNAME;
+    if (env.REDIS_SENTINEL_PASSWORD) options.sentinel.sentinelPassword = env.REDIS_SENTINEL_PASSWORD;
+  }
   if (env.REDIS_CLUSTER_NODES) options.cluster = { nodes: parseAddressList(env.REDIS_CLUSTER_NODES) };
   if (env.REDIS_FALLBACK) options.fallback = env.REDIS_FALLBACK as 'memory' | 'none';
   if (env.REDIS_COMMAND_TIMEOUT_MS) options.commandTimeoutMs = Number(env.REDIS_COMMAND_TIMEOUT_MS);
   return options;
+}
+
+const TLS_DETAIL_VARIABLES = ['REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE', 'REDIS_TLS_SERVERNAME', 'REDIS_TLS_REJECT_UNAUTHORIZED'] as const;
+
+/**
+ * The TLS details: files are read now, so a missing or unreadable one stops start-up naming the
+ * variable (never later, on the first reconnect). Any of them turns TLS on; `REDIS_TLS=false` next to
+ * them is a contradiction. Turning certificate checks off is refused outside NODE_ENV=development
+ * unless REDIS_TLS_ALLOW_INSECURE=true says it is meant, and then it is logged as a warning.
+ */
+function tlsFromEnv(env: RedisEnvironment, problems: string[]): ConnectionOptions | undefined {
+  const set = TLS_DETAIL_VARIABLES.filter((name) => env[name] !== undefined);
+  if (set.length === 0) {
+    if (env.REDIS_TLS_ALLOW_INSECURE !== undefined) problems.push('REDIS_TLS_ALLOW_INSECURE is set but REDIS_TLS_REJECT_UNAUTHORIZED is not: it only confirms REDIS_TLS_REJECT_UNAUTHORIZED=false');
+    return undefined;
+  }
+  if (env.REDIS_TLS !== undefined && FALSE.includes(env.REDIS_TLS.toLowerCase())) {
+    problems.push(`REDIS_TLS is false but ${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} set: remove REDIS_TLS=false to use TLS, or unset the TLS variables`);
+    return undefined;
+  }
+  const tls: ConnectionOptions = {};
+  const file = (name: 'REDIS_TLS_CA_FILE' | 'REDIS_TLS_CERT_FILE' | 'REDIS_TLS_KEY_FILE', kind: RegExp, what: string): Buffer | undefined => {
+    const path = env[name];
+    if (path === undefined) return undefined;
+    let content: Buffer;
+    try {
+      content = readFileSync(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this process' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? 'error'})`;
+      problems.push(`${name} names a file that ${why}: ${JSON.stringify(path)}`);
+      return undefined;
+    }
+    // The content is never echoed: a key file is a secret.
+    if (!kind.test(content.toString('latin1'))) problems.push(`${name} (${JSON.stringify(path)}) does not contain a PEM ${what}`);
+    return content;
+  };
+  const ca = file('REDIS_TLS_CA_FILE', /-----BEGIN CERTIFICATE-----/, 'certificate (-----BEGIN CERTIFICATE-----)');
+  const cert = file('REDIS_TLS_CERT_FILE', /-----BEGIN CERTIFICATE-----/, 'certificate (-----BEGIN CERTIFICATE-----)');
+  const key = file('REDIS_TLS_KEY_FILE', /-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'private key (-----BEGIN ... PRIVATE KEY-----)');
+  if (ca) tls.ca = ca;
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
+  if ((env.REDIS_TLS_CERT_FILE === undefined) !== (env.REDIS_TLS_KEY_FILE === undefined)) {
+    problems.push(env.REDIS_TLS_CERT_FILE === undefined ? 'REDIS_TLS_KEY_FILE is set but REDIS_TLS_CERT_FILE is missing: a client key needs its certificate' : 'REDIS_TLS_CERT_FILE is set but REDIS_TLS_KEY_FILE is missing: a client certificate needs its private key');
+  }
+  if (env.REDIS_TLS_SERVERNAME) tls.servername = env.REDIS_TLS_SERVERNAME;
+  if (env.REDIS_TLS_REJECT_UNAUTHORIZED !== undefined && FALSE.includes(env.REDIS_TLS_REJECT_UNAUTHORIZED.toLowerCase())) {
+    const forced = env.REDIS_TLS_ALLOW_INSECURE !== undefined && TRUE.includes(env.REDIS_TLS_ALLOW_INSECURE.toLowerCase());
+    if (env.NODE_ENV !== 'development' && !forced) {
+      problems.push(
+        `REDIS_TLS_REJECT_UNAUTHORIZED=false turns off the server certificate check (anyone on the path can read and change the traffic); it is refused outside NODE_ENV=development: give the CA with REDIS_TLS_CA_FILE, or set REDIS_TLS_ALLOW_INSECURE=true to force it`,
+      );
+    } else {
+      new Logger('Redis').warn('REDIS_TLS_REJECT_UNAUTHORIZED=false: the Redis server certificate is NOT verified; use REDIS_TLS_CA_FILE instead outside development');
+    }
+    tls.rejectUnauthorized = false;
+  }
+  return tls;
 }
 
 /** `host:port`, `[v6]:port`; the port is required so a typo cannot silently pick 6379. */

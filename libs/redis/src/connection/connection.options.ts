@@ -16,6 +16,8 @@ export interface RedisSentinelOptions {
   /** ACL user and password for the sentinels themselves (the data nodes use the top-level ones). */
   sentinelUsername?: string;
   sentinelPassword?: string;
+  /** TLS to the sentinels themselves; default: the same as the top-level `tls` (managed Redis uses TLS on both). */
+  tls?: boolean | ConnectionOptions;
 }
 
 /** Reach a Redis Cluster from seed nodes. */
@@ -99,7 +101,7 @@ export type RedisTarget =
   | { kind: 'none' }
   | { kind: 'client'; client: Redis | Cluster }
   | { kind: 'standalone'; host: string; port: number; username?: string; password?: string; db: number; tls?: ConnectionOptions }
-  | { kind: 'sentinel'; name: string; sentinels: RedisNodeAddress[]; username?: string; password?: string; db: number; tls?: ConnectionOptions; sentinelUsername?: string; sentinelPassword?: string }
+  | { kind: 'sentinel'; name: string; sentinels: RedisNodeAddress[]; username?: string; password?: string; db: number; tls?: ConnectionOptions; sentinelTls?: ConnectionOptions; sentinelUsername?: string; sentinelPassword?: string }
   | { kind: 'cluster'; nodes: RedisNodeAddress[]; username?: string; password?: string; tls?: ConnectionOptions };
 
 /** Defaults of the connection options (`commandTimeoutMs`, `fallback`, memory bounds, breaker...). */
@@ -235,6 +237,7 @@ export function resolveRedisOptions(options: RedisConnectionOptions = {}): Resol
       password: o.password,
       db: o.db ?? 0,
       tls,
+      sentinelTls: o.sentinel.tls === false ? undefined : (tlsOptions(o.sentinel.tls) ?? tls),
       sentinelUsername: o.sentinel.sentinelUsername,
       sentinelPassword: o.sentinel.sentinelPassword,
     };

@@ -49,6 +49,7 @@ export function createRedisClient(
         db: target.db,
         tls: target.tls,
         enableTLSForSentinelMode: target.tls !== undefined,
+        sentinelTLS: target.sentinelTls,
         // Follow +switch-master at once instead of discovering the failover through errors.
         failoverDetector: true,
         sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),

@@ -10,6 +10,7 @@ import { describeTarget, type ResolvedRedisOptions } from './connection.options.
 import { closeClient } from '../engine/redis.engine.js';
 import { createRedisClient } from './redis-client.factory.js';
 import { DEFAULT_REDIS_NAME } from './redis.tokens.js';
+import { describeTlsError } from './tls-errors.js';
 
 /** Where a connection stands: `'connecting'`, `'connected'`, `'memory-fallback'` (embedded store or outage) or `'disconnected'`. */
 export type RedisStatus = 'connecting' | 'connected' | 'memory-fallback' | 'disconnected';
@@ -224,5 +225,5 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
 
 function errorText(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) return errorText(error.errors[0]);
-  return error instanceof Error ? error.message : String(error);
+  return describeTlsError(error) ?? (error instanceof Error ? error.message : String(error));
 }

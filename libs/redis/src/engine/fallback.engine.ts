@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { ClearRefusedError, JournalFullError, RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 import { DeadlineQueue, monotonicClock, type ClockSource } from './deadline.queue.js';
+import { toPermissionError } from './permission.error.js';
 import type { MemoryEngine } from './memory.engine.js';
 import type { RedisEngine } from './redis.engine.js';
 import type { ScriptDefinition } from './script.types.js';
@@ -381,7 +382,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
       try {
         step = await this.deadline.race(iterator.next());
       } catch (error) {
-        if (!isAvailabilityError(error)) throw error;
+        if (!isAvailabilityError(error)) throw toPermissionError(error);
         this.recordFailure(error);
         // SCAN may return a key twice anyway, so restarting on the fallback keeps its contract.
         yield* this.degradedScan(pattern, options, error);
@@ -447,7 +448,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
       },
       (error: unknown) => {
         this.onCommand?.(this.now() - sent, false);
-        if (!isAvailabilityError(error)) throw error;
+        if (!isAvailabilityError(error)) throw toPermissionError(error);
         if (error instanceof RedisTimeoutError && this.lastReply > sent) {
           // Redis answered commands sent after this one: a late reply, not an outage. A journaled
           // write's outcome is unknown, so its caller is told rather than the write kept twice.

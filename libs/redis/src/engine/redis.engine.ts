@@ -3,6 +3,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { ClearRefusedError } from '../redis.errors.js';
 import { escapeGlob } from './glob.util.js';
+import { toPermissionError } from './permission.error.js';
 import type { ScriptDefinition, ScriptReply } from './script.types.js';
 import type { StoreEngine } from './store-engine.port.js';
 import type {
@@ -230,7 +231,7 @@ export class RedisEngine implements StoreEngine {
       this.defined.add(script.commandName);
     }
     const command = (this.client as unknown as Record<string, ScriptCommand>)[script.commandName]!;
-    return command.call(this.client, ...keys.map((k) => this.k(k)), ...args);
+    return command.call(this.client, ...keys.map((k) => this.k(k)), ...args).catch((error: unknown) => Promise.reject(toPermissionError(error, script)));
   }
 
   async time(): Promise<number> {

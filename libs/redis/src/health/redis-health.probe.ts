@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { evictionWatchOf } from '../connection/eviction.watch.js';
 import type { RedisConnection } from '../connection/redis.connection.js';
 
 /** How the connection reaches Redis; `embedded` when no Redis is configured at all. */
@@ -18,6 +19,10 @@ export interface RedisHealthDetails {
   maxMemoryBytes: number;
   /** used / max (on Cluster: the fullest master); null when no maxmemory is set. */
   memoryRatio: number | null;
+  /** `maxmemory_policy` from INFO memory (on Cluster: the distinct values of the masters, comma-separated). */
+  maxMemoryPolicy: string;
+  /** Set when sessions or the deny-list live on this connection and the policy can evict them. */
+  evictionRisk?: string;
   /** Sentinel: the master the connection currently talks to. */
   master?: string;
   /** Cluster: `cluster_state` from CLUSTER INFO. */
@@ -41,6 +46,7 @@ interface NodeMemory {
   role: string;
   used: number;
   max: number;
+  policy: string;
 }
 
 /**
@@ -56,7 +62,7 @@ export async function probeRedis(connection: RedisConnection): Promise<RedisHeal
   const redis = client as Redis;
   const [latencyMs, info] = await Promise.all([connection.ping(), redis.call('INFO', 'memory', 'replication')]);
   const memory = parseNode(info);
-  const details: RedisHealthDetails = { latencyMs: round(latencyMs), mode, engine: 'redis', ...memoryFields([memory]) };
+  const details: RedisHealthDetails = { latencyMs: round(latencyMs), mode, engine: 'redis', ...memoryFields([memory], connection) };
   if (mode === 'sentinel') {
     const { remoteAddress, remotePort } = redis.stream ?? {};
     details.master = remoteAddress ? `${remoteAddress}:${remotePort}` : 'unknown';
@@ -87,7 +93,7 @@ async function probeCluster(connection: RedisConnection, cluster: Cluster, mode:
     latencyMs: round(latencyMs),
     mode,
     engine: 'redis',
-    ...memoryFields(nodes),
+    ...memoryFields(nodes, connection),
     clusterState,
     mastersAnswering: nodes.length,
     masters: masters.length,
@@ -96,12 +102,16 @@ async function probeCluster(connection: RedisConnection, cluster: Cluster, mode:
 
 function parseNode(info: unknown): NodeMemory {
   const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(String(info))?.[1]?.trim();
-  return { role: field('role') ?? 'unknown', used: Number(field('used_memory') ?? 0), max: Number(field('maxmemory') ?? 0) };
+  return { role: field('role') ?? 'unknown', used: Number(field('used_memory') ?? 0), max: Number(field('maxmemory') ?? 0), policy: field('maxmemory_policy') ?? 'unknown' };
 }
 
-function memoryFields(nodes: NodeMemory[]): Pick<RedisHealthDetails, 'role' | 'usedMemoryBytes' | 'maxMemoryBytes' | 'memoryRatio'> {
+function memoryFields(nodes: NodeMemory[], connection: RedisConnection): Pick<RedisHealthDetails, 'role' | 'usedMemoryBytes' | 'maxMemoryBytes' | 'memoryRatio' | 'maxMemoryPolicy' | 'evictionRisk'> {
   const limited = nodes.every((n) => n.max > 0);
+  const policies = [...new Set(nodes.map((n) => n.policy))].sort();
+  const evictionRisk = evictionWatchOf(connection)?.observe(policies);
   return {
+    maxMemoryPolicy: policies.join(','),
+    ...(evictionRisk ? { evictionRisk } : {}),
     role: [...new Set(nodes.map((n) => n.role))].join(','),
     usedMemoryBytes: nodes.reduce((sum, n) => sum + n.used, 0),
     maxMemoryBytes: nodes.reduce((sum, n) => sum + n.max, 0),

@@ -29,6 +29,12 @@ export interface SessionOptions {
   sweepInterval?: Duration;
   /** Largest `data` payload, as JSON, in bytes. Default 4096. */
   maxDataBytes?: number;
+  /**
+   * Sessions and deny-list entries must not be evicted. At start-up, on reconnect and on each health
+   * probe the connection's `maxmemory-policy` is read (INFO memory): anything but `noeviction` is
+   * logged once (`'warn'`, default), stops start-up (`'refuse'`), or is not checked (`'off'`).
+   */
+  evictionCheck?: 'warn' | 'refuse' | 'off';
   denylist?: {
     /** While Redis is unavailable: `'closed'` (default) says every token is denied; `'open'` answers from this instance's own outage-time entries. */
     whenUnavailable?: 'closed' | 'open';
