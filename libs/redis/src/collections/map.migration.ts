@@ -24,6 +24,11 @@ export interface MigrateMapOptions {
   /** Called after each batch; throwing (or `signal` aborting) stops the migration at a checkpoint. */
   onProgress?: (progress: MigrationProgress) => void | Promise<void>;
   signal?: AbortSignal;
+  /**
+   * Attempts per batch after a failure that says Redis is unavailable (timeout, outage), with
+   * backoff. Safe because every batch is idempotent. Default 3.
+   */
+  retries?: number;
 }
 
 export interface MigrationProgress {
@@ -100,14 +105,27 @@ export async function migrateMap<K extends MapKey, V>(source: MigrationSource<K,
   const save = (complete: boolean) => {
     if (dryRun) return saving;
     const snapshot: Checkpoint = { entries: doneEntries, batches: progress.batches, complete, updatedAt: Date.now() };
-    // Chained so checkpoints land in order and a later one is never overwritten by an earlier one.
-    saving = saving.then(() => engine.set(checkpointKey, JSON.stringify(snapshot), { ttlMs: CHECKPOINT_TTL_MS, ...STRICT }).then(() => undefined));
+    // Chained so checkpoints land in order and a later one is never overwritten by an earlier one;
+    // a failed write does not poison the chain (the caller retries it).
+    saving = saving.catch(() => undefined).then(() => engine.set(checkpointKey, JSON.stringify(snapshot), { ttlMs: CHECKPOINT_TTL_MS, ...STRICT }).then(() => undefined));
     return saving;
   };
 
   let failure: unknown;
   const inFlight = new Set<Promise<void>>();
+  const retries = Math.max(0, options.retries ?? 3);
   const runBatch = async (index: number, batch: [string, string][]) => {
+    await withRetries(retries, options.signal, () => writeBatch(batch));
+    progress.batches++;
+    finished.set(index, batch.length);
+    while (finished.has(nextToFinish)) {
+      doneEntries += finished.get(nextToFinish)!;
+      finished.delete(nextToFinish++);
+    }
+    await withRetries(retries, options.signal, () => save(false));
+    await options.onProgress?.({ ...progress });
+  };
+  const writeBatch = async (batch: [string, string][]) => {
     if (dryRun) {
       const existing = await target.rawMany(batch.map(([k]) => k));
       const present = existing.filter((raw) => raw !== null).length;
@@ -118,14 +136,6 @@ export async function migrateMap<K extends MapKey, V>(source: MigrationSource<K,
       progress.written += written;
       progress.kept += batch.length - written;
     }
-    progress.batches++;
-    finished.set(index, batch.length);
-    while (finished.has(nextToFinish)) {
-      doneEntries += finished.get(nextToFinish)!;
-      finished.delete(nextToFinish++);
-    }
-    await save(false);
-    await options.onProgress?.({ ...progress });
   };
   const launch = (index: number, batch: [string, string][]) => {
     const p = runBatch(index, batch).catch((error: unknown) => {
@@ -157,7 +167,7 @@ export async function migrateMap<K extends MapKey, V>(source: MigrationSource<K,
     await save(false).catch(() => undefined);
     throw new MigrationAbortedError(doneEntries, { cause: stopped });
   }
-  await save(true);
+  await withRetries(retries, options.signal, () => save(true));
 
   const report: MigrationReport = { ...progress, dryRun, durationMs: 0, entriesPerSecond: 0 };
   const elapsed = performance.now() - started;
@@ -165,6 +175,19 @@ export async function migrateMap<K extends MapKey, V>(source: MigrationSource<K,
   report.entriesPerSecond = Math.round(((progress.processed - resumedFrom) / Math.max(elapsed, 1)) * 1000);
   if (sampleSize > 0 && !dryRun) report.verification = await verify(target, progress.processed, sample);
   return report;
+}
+
+/** Retries `op` after availability failures (RedisUnavailableError, RedisTimeoutError), backing off. */
+async function withRetries<T>(retries: number, signal: AbortSignal | undefined, op: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await op();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= retries || signal?.aborted || (code !== 'E_REDIS_UNAVAILABLE' && code !== 'E_REDIS_TIMEOUT')) throw error;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    }
+  }
 }
 
 async function verify<V>(target: RedisMap<V>, sourceCount: number, sample: Reservoir): Promise<MigrationVerification> {
