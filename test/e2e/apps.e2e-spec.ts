@@ -194,7 +194,7 @@ describe('demo and gateway over HTTP: two instances of each on one Redis', () =>
     try {
       expect(stream.response.statusCode).toBe(200);
       expect(stream.response.headers['content-type']).toMatch(/^text\/event-stream/);
-      const before = (await call(GB.url, 'GET', '/api/leaderboard')).body as Array<{ organizer: { id: string }; seatsBooked: number }>;
+      const before = (await call(GB.url, 'GET', '/api/leaderboard')).body as Array<{ rank: number; organizer: { id: string }; seatsBooked: number }>;
       const trip = (await call(GA.url, 'GET', '/api/trips/4')).body;
       const bob = await login(GA.url, 'bob@example.com');
       const booked = await call(GA.url, 'POST', '/api/trips/4/bookings', { token: bob.sessionId, body: { seats: 2 } });
