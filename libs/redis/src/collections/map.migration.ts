@@ -148,17 +148,22 @@ export async function migrateMap<K extends MapKey, V>(source: MigrationSource<K,
   const sample = new Reservoir(sampleSize);
   let batch: [string, string][] = [];
   let index = 0;
-  for await (const [key, value] of entriesOf(source)) {
-    if (failure !== undefined || options.signal?.aborted) break;
-    const k = checkEntryKey(key);
-    const position = progress.processed++;
-    sample.offer(k, value);
-    if (position < resumedFrom) continue;
-    batch.push([k, await encodeValue(value)]);
-    if (batch.length < batchSize) continue;
-    launch(index++, batch);
-    batch = [];
-    while (inFlight.size >= concurrency) await Promise.race(inFlight);
+  try {
+    for await (const [key, value] of entriesOf(source)) {
+      if (failure !== undefined || options.signal?.aborted) break;
+      const k = checkEntryKey(key);
+      const position = progress.processed++;
+      sample.offer(k, value);
+      if (position < resumedFrom) continue;
+      batch.push([k, await encodeValue(value)]);
+      if (batch.length < batchSize) continue;
+      launch(index++, batch);
+      batch = [];
+      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+  } catch (error) {
+    // A bad key or value, or a source that throws: stop like a failed batch, at a checkpoint.
+    failure ??= error;
   }
   if (failure === undefined && !options.signal?.aborted && batch.length > 0) launch(index++, batch);
   await Promise.all(inFlight);

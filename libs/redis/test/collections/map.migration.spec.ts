@@ -107,6 +107,23 @@ describe.each(Object.keys(topologies) as (keyof typeof topologies)[])('migrateMa
     expect(await m.entries()).toEqual(expect.arrayContaining([['a', 1], ['b', 2], ['3', 3]]));
   });
 
+  it('a bad entry or a failing source stops at a checkpoint, and values that cannot be stored are named', async () => {
+    const m = c.map<unknown>('bad');
+    const source = new Map<string, unknown>([...Array(1_000).keys()].map((i) => [`k${i}`, i]));
+    source.set('', 'an empty key');
+    const error = await migrateMap(source, m, { batchSize: 100 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationAbortedError);
+    expect(String((error as Error).cause)).toMatch(/non-empty string/);
+    expect((error as MigrationAbortedError).completedEntries).toBe(1_000);
+    async function* failing(): AsyncIterable<[string, number]> {
+      yield ['a', 1];
+      throw new Error('source broke');
+    }
+    await expect(migrateMap(failing(), c.map('bad2'))).rejects.toMatchObject({ cause: new Error('source broke') });
+    const fn = await migrateMap(new Map([['f', () => 1]]), c.map('bad3')).catch((e: unknown) => e);
+    expect(fn).toBeInstanceOf(MigrationAbortedError);
+  });
+
   it('migrates into a map with per-entry TTL', async () => {
     const m = c.map<string>('ttl', { ttl: '1h', tenant: 't:{1}' });
     const report = await migrateMap(new Map([...Array(1_234).keys()].map((i) => [`k${i}`, `v${i}`])), m, { batchSize: 100 });
