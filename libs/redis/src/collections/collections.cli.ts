@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { redisOptionsFromEnv } from '../config/redis-env.loader.js';
 import { RedisConnection } from '../connection/redis.connection.js';
 import { resolveRedisOptions } from '../redis.options.js';
-import { RedisCollections } from './collections.service.js';
 import { MigrationAbortedError } from './collections.errors.js';
+import { RedisCollections } from './collections.service.js';
 import type { RedisMap } from './map.collection.js';
 import { migrateMap, type MigrateMapOptions, type MigrationProgress, type MigrationReport, type MigrationSource } from './map.migration.js';
 

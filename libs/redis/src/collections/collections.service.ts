@@ -1,13 +1,12 @@
 import type { StoreEngine } from '../engine/store-engine.port.js';
-import { CollectionContext } from './collections.policy.js';
 import { tenantPattern } from './collections.keys.js';
+import { CollectionContext } from './collections.policy.js';
 import type { CollectionOptions, CounterOptions, ListOptions, MapOptions } from './collections.options.js';
 import { RedisCounter } from './counter.collection.js';
 import { RedisLeaderboard } from './leaderboard.collection.js';
 import { RedisList } from './list.collection.js';
-import { RedisMap } from './map.collection.js';
+import { RedisMap, type MapKey } from './map.collection.js';
 import { migrateMap, type MigrateMapOptions, type MigrationReport, type MigrationSource } from './map.migration.js';
-import type { MapKey } from './map.collection.js';
 import { RedisSet } from './set.collection.js';
 
 /**

@@ -1,8 +1,8 @@
-import { toMs } from '../duration.js';
+import { toMs, type Duration } from '../duration.js';
+import { COLLECTION_MAP_PUT } from '../engine/scripts/collections.scripts.js';
 import { decodeValue, encodeValue } from './collections.codec.js';
 import { checkEntryKey } from './collections.keys.js';
 import type { CollectionContext } from './collections.policy.js';
-import { COLLECTION_MAP_PUT } from '../engine/scripts/collections.scripts.js';
 
 export type MapKey = string | number;
 
@@ -26,9 +26,9 @@ export class RedisMap<V = unknown> {
 
   constructor(
     /** @internal */ readonly ctx: CollectionContext,
-    ttl?: number | string,
+    ttl?: Duration,
   ) {
-    this.ttlMs = ttl === undefined ? 0 : toMs(ttl as never, `the ttl of map ${JSON.stringify(ctx.name)}`);
+    this.ttlMs = ttl === undefined ? 0 : toMs(ttl, `the ttl of map ${JSON.stringify(ctx.name)}`);
     this.hash = ctx.keys.of('map');
   }
 
