@@ -211,7 +211,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   zremRangeByScore(key: string, min: number, max: number, options?: WriteOptions) {
     return this.exec((e) => e.zremRangeByScore(key, min, max), options);
   }
-  // ---- collections: lists, hash size and multi-field reads (issue 17) -------------------------
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -------------------------
   lpush(key: string, values: readonly string[], options?: { cap?: number } & WriteOptions) {
     return this.exec((e) => e.lpush(key, values, { cap: options?.cap }), options);
   }

@@ -136,7 +136,7 @@ export class MemoryEngine implements StoreEngine {
     return this.run(() => this.store.zremRangeByScore(key, min, max));
   }
 
-  // ---- collections: lists, hash size and multi-field reads (issue 17) -------------------------
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -------------------------
   lpush(key: string, values: readonly string[], options: { cap?: number } = {}) {
     return this.run(() => this.store.push(key, values, 'left', options.cap));
   }

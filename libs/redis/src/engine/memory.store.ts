@@ -299,7 +299,7 @@ export class MemoryStore {
     return doomed.length === 0 ? 0 : this.zrem(key, doomed);
   }
 
-  // ---- collections: lists, hash size and multi-field reads (issue 17) -----------------------
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -----------------------
 
   /** LPUSH/RPUSH (+ LTRIM to `cap` newest): `values` land one by one, so LPUSH reverses them, as Redis does. */
   push(key: string, values: readonly string[], side: 'left' | 'right', cap?: number): number {

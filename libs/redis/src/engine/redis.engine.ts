@@ -186,7 +186,7 @@ export class RedisEngine implements StoreEngine {
     return this.client.zremrangebyscore(this.k(key), score(min), score(max));
   }
 
-  // ---- collections: lists, hash size and multi-field reads (issue 17) -------------------------
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -------------------------
   lpush(key: string, values: readonly string[], options: { cap?: number } = {}) {
     return this.push(key, values, 'left', options.cap);
   }

@@ -63,7 +63,7 @@ export interface StoreEngine {
   zrangeByScore(key: string, min: number, max: number, options?: { limit?: number } & CallOptions): Promise<ZEntry[]>;
   zremRangeByScore(key: string, min: number, max: number, options?: WriteOptions): Promise<number>;
 
-  // ---- collections: lists, hash size and multi-field reads (issue 17) -------------------------
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -------------------------
   /**
    * LPUSH / RPUSH, then (when `cap` is given) LTRIM to the `cap` newest entries in the same atomic
    * step: the head for `lpush`, the tail for `rpush`. Returns the length after push and trim.
