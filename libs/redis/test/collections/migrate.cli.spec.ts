@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { compileFixture, REPO_ROOT, startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { Redis } from 'ioredis';
+import { runCli } from '../../src/collections/collections.cli.js';
 import { RedisCollections } from '../../src/collections/collections.service.js';
 import { RedisEngine } from '../../src/engine/redis.engine.js';
 
@@ -93,6 +94,27 @@ describe('nestjs-redis-kit migrate (CLI, child process)', () => {
     expect(run.stderr).toMatch(/migration stopped after \d+ entries; run it again to resume \(interrupted\)/);
     const done = Number(/stopped after (\d+)/.exec(run.stderr)![1]);
     await waitUntil(async () => (await collections.map('bookings', { tenant: 'org-int' }).size()) >= done, { timeoutMs: 5_000, what: 'the checkpointed entries in Redis' });
+  });
+
+  it('on a TTY the progress is one bar redrawn with \\r', async () => {
+    let out = '';
+    let err = '';
+    // In process: the migration module reads these from process.env, Redis comes from `env` below.
+    Object.assign(process.env, { MIGRATION_ENTRIES: '5000', MIGRATION_TENANT: 'tty' });
+    const tty = { isTTY: true, write: (chunk: string) => ((out += chunk), true) } as unknown as NodeJS.WritableStream & { isTTY: boolean };
+    const code = await runCli(['migrate', MODULE, '--batch', '500'], {
+      out: tty,
+      err: { write: (chunk: string) => ((err += chunk), true) } as unknown as NodeJS.WritableStream,
+      env: { REDIS_URL: server.url, REDIS_KEY_PREFIX: 'cli:' },
+    }).finally(() => {
+      delete process.env.MIGRATION_ENTRIES;
+      delete process.env.MIGRATION_TENANT;
+    });
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).toMatch(/\r\[#{30}\] 100% 5000\/5000 read, 5000 written, 0 kept\n/);
+    expect(out.split('\r').length).toBeGreaterThan(5);
+    expect(out).toMatch(/wrote 5000 entries into map "bookings"/);
   });
 
   it('a missing export, a bad flag or an unreachable Redis fail with one clear message', async () => {
