@@ -194,7 +194,7 @@ describe('demo and gateway over HTTP: two instances of each on one Redis', () =>
     try {
       expect(stream.response.statusCode).toBe(200);
       expect(stream.response.headers['content-type']).toMatch(/^text\/event-stream/);
-      const before = (await call(GB.url, 'GET', '/api/leaderboard')).body as Array<{ organizer: { id: string }; seatsBooked: number }>;
+      const before = (await call(GB.url, 'GET', '/api/leaderboard')).body as Array<{ rank: number; organizer: { id: string }; seatsBooked: number }>;
       const trip = (await call(GA.url, 'GET', '/api/trips/4')).body;
       const bob = await login(GA.url, 'bob@example.com');
       const booked = await call(GA.url, 'POST', '/api/trips/4/bookings', { token: bob.sessionId, body: { seats: 2 } });
@@ -204,6 +204,12 @@ describe('demo and gateway over HTTP: two instances of each on one Redis', () =>
       const after = (await call(GB.url, 'GET', '/api/leaderboard')).body as typeof before;
       const score = (board: typeof before) => board.find((e) => e.organizer.id === trip.organizer.id)?.seatsBooked ?? 0;
       expect(score(after)).toBe(score(before) + 2);
+      // The organizer's standing: its rank on the shared board and its own tenant-scoped map of last bookings.
+      const standing = (await call(GB.url, 'GET', `/api/leaderboard/${trip.organizer.id}`)).body;
+      expect(standing).toMatchObject({ organizer: { id: trip.organizer.id }, seatsBooked: score(after), lastBookings: { '4': { seats: 2 } } });
+      expect(standing.rank).toBe(after.find((e) => e.organizer.id === trip.organizer.id)!.rank);
+      expect(standing.neighbours.map((e: { organizer: { id: string } }) => e.organizer.id)).toContain(trip.organizer.id);
+      expect((await call(GB.url, 'GET', '/api/leaderboard/no-such-organizer')).status).toBe(404);
       expect((await call(GB.url, 'GET', '/api/trips/4')).body.seatsLeft).toBe(trip.seatsLeft - 2);
       expect((await call(GB.url, 'POST', '/api/trips/4/bookings', { token: bob.sessionId, body: { seats: 11 } })).status).toBe(400);
       const small = (await call(GB.url, 'POST', '/api/trips', { token: bob.sessionId, body: { title: 'One seat', destination: 'Split', organizerId: 'coast', priceCents: 1, startsOn: '2026-09-09', seats: 1 } })).body;

@@ -122,6 +122,24 @@ export {
 export { PubSubService, type PubSubHandler, type PubSubPatternHandler } from './pubsub/pubsub.service.js';
 export { PubSubChannelError, PubSubHandlerError, PubSubMessageError } from './pubsub/pubsub.errors.js';
 
+// ---- Collections and the move from in-process Maps ---------------------------------------------
+export { RedisCollections } from './collections/collections.service.js';
+export { RedisMap, type MapKey, type SetManyOptions } from './collections/map.collection.js';
+export { RedisSet } from './collections/set.collection.js';
+export { RedisCounter } from './collections/counter.collection.js';
+export { RedisList } from './collections/list.collection.js';
+export { RedisLeaderboard, type LeaderboardEntry } from './collections/leaderboard.collection.js';
+export type { CollectionOptions, CollectionWhenUnavailable, CounterOptions, ListOptions, MapOptions } from './collections/collections.options.js';
+export {
+  migrateMap,
+  type MigrateMapOptions,
+  type MigrationProgress,
+  type MigrationReport,
+  type MigrationSource,
+  type MigrationVerification,
+} from './collections/map.migration.js';
+export { CollectionInputError, CollectionValueError, MigrationAbortedError } from './collections/collections.errors.js';
+
 // ---- Metrics sink (the exporter is in `nestjs-redis-kit/metrics`) ------------------------------
 // Injected into RateLimitGuard: a subclass with its own constructor passes it on.
 export { RedisMetrics, type ActiveSessionsSource, type CacheMetricEvent, type CacheRouteOutcome, type RateLimitOutcome } from './metrics/redis-metrics.js';

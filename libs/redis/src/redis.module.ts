@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { cacheProviders } from './cache/cache.providers.js';
+import { collectionsProviders } from './collections/collections.providers.js';
 import { connectionProviders } from './connection/connection.providers.js';
 import { DEFAULT_REDIS_NAME } from './connection/redis.tokens.js';
 import { metricsSinkProviders } from './metrics/redis-metrics.providers.js';
@@ -26,13 +27,13 @@ export class RedisModule extends ConfigurableRedisModule {
 }
 
 /**
- * Every connection gets its tokens; the capabilities (pub/sub, rate limit, sessions, cache) are
+ * Every connection gets its tokens; the capabilities (pub/sub, rate limit, sessions, cache, collections) are
  * registered once, for the default connection. Sessions may still live on another connection
  * (`session.connection`).
  */
 function withProviders(definition: DynamicModule, name = DEFAULT_REDIS_NAME): DynamicModule {
   const providers: Provider[] = [...connectionProviders(name), ...metricsSinkProviders(name)];
-  if (name === DEFAULT_REDIS_NAME) providers.push(...pubSubProviders(name), ...rateLimitProviders(), ...sessionProviders(name), ...cacheProviders(name));
+  if (name === DEFAULT_REDIS_NAME) providers.push(...pubSubProviders(name), ...rateLimitProviders(), ...sessionProviders(name), ...cacheProviders(name), ...collectionsProviders(name));
   if (name === DEFAULT_REDIS_NAME) providers.push(...sessionEvictionProviders(name));
   return {
     ...definition,

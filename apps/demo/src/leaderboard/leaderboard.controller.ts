@@ -1,4 +1,4 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Param, Query } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { LeaderboardService } from './leaderboard.service.js';
@@ -15,5 +15,13 @@ export class LeaderboardController {
   @Get()
   top(@Query() query: LeaderboardQuery) {
     return this.leaderboard.top(query.limit ?? 10);
+  }
+
+  /** One organizer's rank, its neighbours and its own (tenant-scoped) last bookings per trip. */
+  @Get(':organizerId')
+  async standing(@Param('organizerId') organizerId: string) {
+    const standing = await this.leaderboard.standing(organizerId);
+    if (!standing) throw new NotFoundException(`organizer ${organizerId} does not exist`);
+    return standing;
   }
 }

@@ -76,7 +76,7 @@ export class TripsService {
     if (!booking) throw new NotFoundException(`trip ${id} does not exist`);
     // Seats left changed: the trip and every list showing it.
     await this.invalidate(id);
-    await this.leaderboard.record(booking.organizerId, booking.seats);
+    await this.leaderboard.record(booking.organizerId, id, booking.seats);
     await this.notifications.bookingMade(booking);
     return booking;
   }

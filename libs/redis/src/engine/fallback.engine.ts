@@ -322,6 +322,35 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   zremRangeByScore(key: string, min: number, max: number, options?: WriteOptions) {
     return this.exec((e) => e.zremRangeByScore(key, min, max), options, { keys: [key] });
   }
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -------------------------
+  lpush(key: string, values: readonly string[], options?: { cap?: number } & WriteOptions) {
+    return this.exec((e) => e.lpush(key, values, { cap: options?.cap }), options);
+  }
+  rpush(key: string, values: readonly string[], options?: { cap?: number } & WriteOptions) {
+    return this.exec((e) => e.rpush(key, values, { cap: options?.cap }), options);
+  }
+  lrange(key: string, start: number, stop: number, options?: CallOptions) {
+    return this.exec((e) => e.lrange(key, start, stop), options);
+  }
+  llen(key: string, options?: CallOptions) {
+    return this.exec((e) => e.llen(key), options);
+  }
+  ltrim(key: string, start: number, stop: number, options?: WriteOptions) {
+    return this.exec((e) => e.ltrim(key, start, stop), options);
+  }
+  lrem(key: string, count: number, value: string, options?: WriteOptions) {
+    return this.exec((e) => e.lrem(key, count, value), options);
+  }
+  hlen(key: string, options?: CallOptions) {
+    return this.exec((e) => e.hlen(key), options);
+  }
+  hmget(key: string, fields: readonly string[], options?: CallOptions) {
+    return this.exec((e) => e.hmget(key, fields), options);
+  }
+  zrank(key: string, member: string, options?: { reverse?: boolean } & CallOptions) {
+    return this.exec((e) => e.zrank(key, member, options), options);
+  }
+  // ---- end of collections ---------------------------------------------------------------------
   runScript(script: ScriptDefinition, keys: readonly string[], args: readonly (string | number)[], options?: ScriptOptions) {
     const replayArgs = options?.replayArgs;
     return this.exec((e) => e.runScript(script, keys, args), options, {

@@ -144,6 +144,36 @@ export class MemoryEngine implements StoreEngine {
     return this.run(() => this.store.zremRangeByScore(key, min, max));
   }
 
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -------------------------
+  lpush(key: string, values: readonly string[], options: { cap?: number } = {}) {
+    return this.run(() => this.store.push(key, values, 'left', options.cap));
+  }
+  rpush(key: string, values: readonly string[], options: { cap?: number } = {}) {
+    return this.run(() => this.store.push(key, values, 'right', options.cap));
+  }
+  lrange(key: string, start: number, stop: number) {
+    return this.run(() => this.store.lrange(key, start, stop));
+  }
+  llen(key: string) {
+    return this.run(() => this.store.llen(key));
+  }
+  ltrim(key: string, start: number, stop: number) {
+    return this.run(() => this.store.ltrim(key, start, stop));
+  }
+  lrem(key: string, count: number, value: string) {
+    return this.run(() => this.store.lrem(key, count, value));
+  }
+  hlen(key: string) {
+    return this.run(() => this.store.hlen(key));
+  }
+  hmget(key: string, fields: readonly string[]) {
+    return this.run(() => this.store.hmget(key, fields));
+  }
+  zrank(key: string, member: string, options: { reverse?: boolean } = {}) {
+    return this.run(() => this.store.zrank(key, member, options.reverse));
+  }
+  // ---- end of collections ---------------------------------------------------------------------
+
   async *scan(pattern: string, options: { count?: number } = {}): AsyncIterable<string[]> {
     const regex = globToRegExp(pattern);
     const matches = this.store.keys().filter((k) => regex.test(k));

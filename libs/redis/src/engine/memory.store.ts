@@ -5,7 +5,8 @@ type Value =
   | { type: 'string'; data: string }
   | { type: 'hash'; data: Map<string, string> }
   | { type: 'set'; data: Set<string> }
-  | { type: 'zset'; data: Map<string, number> };
+  | { type: 'zset'; data: Map<string, number> }
+  | { type: 'list'; data: string[] };
 
 interface Entry {
   value: Value;
@@ -305,6 +306,97 @@ export class MemoryStore {
     return doomed.length === 0 ? 0 : this.zrem(key, doomed);
   }
 
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -----------------------
+
+  /** LPUSH/RPUSH (+ LTRIM to `cap` newest): `values` land one by one, so LPUSH reverses them, as Redis does. */
+  push(key: string, values: readonly string[], side: 'left' | 'right', cap?: number): number {
+    if (values.length === 0) return this.llen(key);
+    const { entry, data } = this.container(key, 'list', () => [] as string[]);
+    let delta = 0;
+    for (const v of values) {
+      if (side === 'left') data.unshift(v);
+      else data.push(v);
+      delta += v.length + 8;
+    }
+    this.grow(key, entry, delta);
+    if (cap !== undefined && cap > 0 && data.length > cap) {
+      if (side === 'left') this.ltrim(key, 0, cap - 1);
+      else this.ltrim(key, -cap, -1);
+    }
+    return Math.min(data.length, cap !== undefined && cap > 0 ? cap : Infinity);
+  }
+
+  lrange(key: string, start: number, stop: number): string[] {
+    const entry = this.live(key);
+    if (!entry) return [];
+    const data = this.typed(entry, 'list').data;
+    const [from, to] = listRange(data.length, start, stop);
+    return from > to ? [] : data.slice(from, to + 1);
+  }
+
+  llen(key: string): number {
+    const entry = this.live(key);
+    return entry ? this.typed(entry, 'list').data.length : 0;
+  }
+
+  ltrim(key: string, start: number, stop: number): void {
+    const entry = this.live(key);
+    if (!entry) return;
+    const data = this.typed(entry, 'list').data;
+    const [from, to] = listRange(data.length, start, stop);
+    const kept = from > to ? [] : data.slice(from, to + 1);
+    let delta = 0;
+    for (const v of data) delta -= v.length + 8;
+    for (const v of kept) delta += v.length + 8;
+    data.length = 0;
+    data.push(...kept);
+    this.shrink(key, entry, delta, data.length);
+  }
+
+  lrem(key: string, count: number, value: string): number {
+    const entry = this.live(key);
+    if (!entry) return 0;
+    const data = this.typed(entry, 'list').data;
+    const limit = count === 0 ? Infinity : Math.abs(count);
+    let removed = 0;
+    if (count >= 0) {
+      for (let i = 0; i < data.length && removed < limit; ) {
+        if (data[i] === value) {
+          data.splice(i, 1);
+          removed++;
+        } else i++;
+      }
+    } else {
+      for (let i = data.length - 1; i >= 0 && removed < limit; i--) {
+        if (data[i] === value) {
+          data.splice(i, 1);
+          removed++;
+        }
+      }
+    }
+    this.shrink(key, entry, -removed * (value.length + 8), data.length);
+    return removed;
+  }
+
+  hlen(key: string): number {
+    const entry = this.live(key);
+    return entry ? this.typed(entry, 'hash').data.size : 0;
+  }
+
+  hmget(key: string, fields: readonly string[]): (string | null)[] {
+    const entry = this.live(key);
+    if (!entry) return fields.map(() => null);
+    const data = this.typed(entry, 'hash').data;
+    return fields.map((f) => data.get(f) ?? null);
+  }
+
+  zrank(key: string, member: string, reverse = false): number | null {
+    if (this.zscore(key, member) === null) return null;
+    return this.sortedZ(key, reverse).findIndex((e) => e.member === member);
+  }
+
+  // ---- end of collections ---------------------------------------------------------------------
+
   // ---- internals ----------------------------------------------------------------------------
 
   private sortedZ(key: string, reverse: boolean): ZEntry[] {
@@ -335,7 +427,7 @@ export class MemoryStore {
     return entry.value as Extract<Value, { type: T }>;
   }
 
-  private container<T extends 'hash' | 'set' | 'zset'>(key: string, type: T, make: () => Extract<Value, { type: T }>['data']) {
+  private container<T extends 'hash' | 'set' | 'zset' | 'list'>(key: string, type: T, make: () => Extract<Value, { type: T }>['data']) {
     let entry = this.live(key);
     if (!entry) {
       entry = { value: { type, data: make() } as Value, expiresAt: 0, bytes: ENTRY_OVERHEAD + key.length };
@@ -454,4 +546,13 @@ export class MemoryStore {
     // A sorted array is a valid min-heap.
     heap.sort((a, b) => a.at - b.at);
   }
+}
+
+/** LRANGE/LTRIM index normalisation: negatives count from the tail, both ends clamp to the list. */
+function listRange(length: number, start: number, stop: number): [number, number] {
+  let from = start < 0 ? length + start : start;
+  let to = stop < 0 ? length + stop : stop;
+  if (from < 0) from = 0;
+  if (to >= length) to = length - 1;
+  return [from, to];
 }

@@ -208,6 +208,56 @@ export class RedisEngine implements StoreEngine {
     return this.client.zremrangebyscore(this.k(key), score(min), score(max));
   }
 
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -------------------------
+  lpush(key: string, values: readonly string[], options: { cap?: number } = {}) {
+    return this.push(key, values, 'left', options.cap);
+  }
+  rpush(key: string, values: readonly string[], options: { cap?: number } = {}) {
+    return this.push(key, values, 'right', options.cap);
+  }
+  /** Push and trim in one MULTI on one key, so a reader never sees the list over its cap. */
+  private async push(key: string, values: readonly string[], side: 'left' | 'right', cap?: number): Promise<number> {
+    const k = this.k(key);
+    if (values.length === 0) return this.client.llen(k);
+    const capped = cap !== undefined && cap > 0;
+    const tx = this.client.multi();
+    if (side === 'left') tx.lpush(k, ...values);
+    else tx.rpush(k, ...values);
+    if (capped) {
+      if (side === 'left') tx.ltrim(k, 0, cap - 1);
+      else tx.ltrim(k, -cap, -1);
+    }
+    const results = (await tx.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
+    const length = Number(results[0]![1]);
+    return capped ? Math.min(length, cap) : length;
+  }
+  lrange(key: string, start: number, stop: number) {
+    return this.client.lrange(this.k(key), start, stop);
+  }
+  llen(key: string) {
+    return this.client.llen(this.k(key));
+  }
+  async ltrim(key: string, start: number, stop: number) {
+    await this.client.ltrim(this.k(key), start, stop);
+  }
+  lrem(key: string, count: number, value: string) {
+    return this.client.lrem(this.k(key), count, value);
+  }
+  hlen(key: string) {
+    return this.client.hlen(this.k(key));
+  }
+  async hmget(key: string, fields: readonly string[]): Promise<(string | null)[]> {
+    if (fields.length === 0) return [];
+    return this.client.hmget(this.k(key), ...fields);
+  }
+  async zrank(key: string, member: string, options: { reverse?: boolean } = {}): Promise<number | null> {
+    const rank = options.reverse ? await this.client.zrevrank(this.k(key), member) : await this.client.zrank(this.k(key), member);
+    return rank === null || rank === undefined ? null : Number(rank);
+  }
+  // ---- end of collections ---------------------------------------------------------------------
+
   async *scan(pattern: string, options: { count?: number } = {}): AsyncIterable<string[]> {
     const match = escapeGlob(this.prefix) + pattern;
     const count = options.count ?? 100;

@@ -72,6 +72,26 @@ export interface StoreEngine {
   zrangeByScore(key: string, min: number, max: number, options?: { limit?: number } & CallOptions): Promise<ZEntry[]>;
   zremRangeByScore(key: string, min: number, max: number, options?: WriteOptions): Promise<number>;
 
+  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -------------------------
+  /**
+   * LPUSH / RPUSH, then (when `cap` is given) LTRIM to the `cap` newest entries in the same atomic
+   * step: the head for `lpush`, the tail for `rpush`. Returns the length after push and trim.
+   */
+  lpush(key: string, values: readonly string[], options?: { cap?: number } & WriteOptions): Promise<number>;
+  rpush(key: string, values: readonly string[], options?: { cap?: number } & WriteOptions): Promise<number>;
+  /** Entries by index, `stop` inclusive, negative counts from the tail (LRANGE). */
+  lrange(key: string, start: number, stop: number, options?: CallOptions): Promise<string[]>;
+  llen(key: string, options?: CallOptions): Promise<number>;
+  /** Keeps `start..stop` (inclusive, LTRIM); an emptied list is gone. */
+  ltrim(key: string, start: number, stop: number, options?: WriteOptions): Promise<void>;
+  /** Removes `count` occurrences of `value` from the head (count > 0), tail (< 0) or all (0) (LREM). */
+  lrem(key: string, count: number, value: string, options?: WriteOptions): Promise<number>;
+  hlen(key: string, options?: CallOptions): Promise<number>;
+  hmget(key: string, fields: readonly string[], options?: CallOptions): Promise<(string | null)[]>;
+  /** 0-based rank (ZRANK / ZREVRANK with `reverse`: highest score first); null for a missing member. */
+  zrank(key: string, member: string, options?: { reverse?: boolean } & CallOptions): Promise<number | null>;
+  // ---- end of collections ---------------------------------------------------------------------
+
   /**
    * Keys matching a glob over logical keys, in batches, from every master of a cluster. A key may
    * appear twice (SCAN's guarantee); escape user input with `escapeGlob`.

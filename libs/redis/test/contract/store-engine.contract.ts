@@ -193,6 +193,80 @@ export function runStoreEngineContract(name: string, open: () => Promise<Contrac
       });
     });
 
+    describe('lists, hash size and multi-field reads (collections)', () => {
+      it('pushes on both ends in Redis order and reads ranges like LRANGE', async () => {
+        expect(await e.rpush(k('l'), ['a', 'b'])).toBe(2);
+        expect(await e.lpush(k('l'), ['y', 'z'])).toBe(4);
+        expect(await e.lrange(k('l'), 0, -1)).toEqual(['z', 'y', 'a', 'b']);
+        expect(await e.lrange(k('l'), -2, -1)).toEqual(['a', 'b']);
+        expect(await e.lrange(k('l'), 1, 100)).toEqual(['y', 'a', 'b']);
+        expect(await e.lrange(k('l'), 3, 1)).toEqual([]);
+        expect(await e.lrange(k('l'), -100, 0)).toEqual(['z']);
+        expect(await e.lrange(k('none'), 0, -1)).toEqual([]);
+        expect(await e.llen(k('l'))).toBe(4);
+        expect(await e.llen(k('none'))).toBe(0);
+      });
+
+      it('caps a push to the newest entries on the side pushed to', async () => {
+        for (let i = 1; i <= 5; i++) expect(await e.lpush(k('recent'), [`v${i}`], { cap: 3 })).toBe(Math.min(i, 3));
+        expect(await e.lrange(k('recent'), 0, -1)).toEqual(['v5', 'v4', 'v3']);
+        expect(await e.rpush(k('log'), ['1', '2', '3', '4'], { cap: 2 })).toBe(2);
+        expect(await e.lrange(k('log'), 0, -1)).toEqual(['3', '4']);
+        expect(await e.lpush(k('big'), ['a', 'b', 'c'], { cap: 1 })).toBe(1);
+        expect(await e.lrange(k('big'), 0, -1)).toEqual(['c']);
+      });
+
+      it('trims and removes like LTRIM and LREM; an emptied list is gone', async () => {
+        await e.rpush(k('l'), ['x', 'a', 'x', 'b', 'x']);
+        expect(await e.lrem(k('l'), 1, 'x')).toBe(1);
+        expect(await e.lrange(k('l'), 0, -1)).toEqual(['a', 'x', 'b', 'x']);
+        expect(await e.lrem(k('l'), -1, 'x')).toBe(1);
+        expect(await e.lrange(k('l'), 0, -1)).toEqual(['a', 'x', 'b']);
+        expect(await e.lrem(k('l'), 0, 'nothing')).toBe(0);
+        await e.rpush(k('l'), ['x']);
+        expect(await e.lrem(k('l'), 0, 'x')).toBe(2);
+        await e.ltrim(k('l'), 1, -1);
+        expect(await e.lrange(k('l'), 0, -1)).toEqual(['b']);
+        await e.ltrim(k('l'), 5, 10);
+        expect(await e.exists(k('l'))).toBe(false);
+        expect(await e.lrem(k('none'), 0, 'x')).toBe(0);
+        await e.ltrim(k('none'), 0, 1);
+        expect(await e.exists(k('none'))).toBe(false);
+      });
+
+      it('refuses list operations on a key of another type, as Redis does', async () => {
+        await e.set(k('s'), 'v');
+        await expect(e.rpush(k('s'), ['a'])).rejects.toThrow(/WRONGTYPE/);
+        await expect(e.lrange(k('s'), 0, -1)).rejects.toThrow(/WRONGTYPE/);
+        await expect(e.hlen(k('s'))).rejects.toThrow(/WRONGTYPE/);
+      });
+
+      it('ranks members both ways, ties ordered as Redis orders them', async () => {
+        await e.zadd(k('z'), [
+          { member: 'carol', score: 30 },
+          { member: 'alice', score: 10 },
+          { member: 'bob', score: 20 },
+          { member: 'dave', score: 20 },
+        ]);
+        expect(await e.zrank(k('z'), 'alice')).toBe(0);
+        expect(await e.zrank(k('z'), 'dave')).toBe(2);
+        expect(await e.zrank(k('z'), 'carol', { reverse: true })).toBe(0);
+        expect(await e.zrank(k('z'), 'dave', { reverse: true })).toBe(1);
+        expect(await e.zrank(k('z'), 'bob', { reverse: true })).toBe(2);
+        expect(await e.zrank(k('z'), 'ghost')).toBeNull();
+        expect(await e.zrank(k('none'), 'x', { reverse: true })).toBeNull();
+      });
+
+      it('counts hash fields and reads several in one call', async () => {
+        await e.hset(k('h'), { a: '1', b: '2', 'c:{x}*': 'é' });
+        expect(await e.hlen(k('h'))).toBe(3);
+        expect(await e.hlen(k('none'))).toBe(0);
+        expect(await e.hmget(k('h'), ['a', 'zz', 'c:{x}*'])).toEqual(['1', null, 'é']);
+        expect(await e.hmget(k('none'), ['a', 'b'])).toEqual([null, null]);
+        expect(await e.hmget(k('h'), [])).toEqual([]);
+      });
+    });
+
     describe('scan', () => {
       it('finds exactly the keys matching a glob, in batches', async () => {
         const keys = Array.from({ length: 120 }, (_, i) => k(`user:${i}`));

@@ -1,6 +1,7 @@
 import { expect } from '@jest/globals';
 import type { ScriptDefinition, ScriptReply } from '../../src/engine/script.registry.js';
 import { CACHE_LOCK_FAIL } from '../../src/engine/scripts/cache.scripts.js';
+import { COLLECTION_MAP_PUT } from '../../src/engine/scripts/collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
 import { RATE_LIMIT_ALGORITHM_CODE, rateLimitCheckScript } from '../../src/engine/scripts/rate-limit.scripts.js';
 import {
@@ -266,6 +267,41 @@ const RATE_LIMIT_CASE: ScriptCase = {
   },
 };
 
+/* ------------------------------------------------------------------------------------------------
+ * Collections: batched map writes that keep or overwrite existing fields (migration batches).
+ * ---------------------------------------------------------------------------------------------- */
+
+const COLLECTIONS_CASE: ScriptCase = {
+  seeds: [17, 18],
+  reaches: once(['put:all', 'put:some', 'put:none', 'put:overwrite']),
+  async sequence({ random, space, run, both, note }) {
+    const maps = [0, 1].map((i) => `${space}col::map:{/m${i}}`);
+    const fields = ['a', 'b', 'c', 'd', 'é', 'x:{y}*'];
+    for (let step = 0; step < 120; step++) {
+      const key = maps[Math.floor(random() * maps.length)]!;
+      if (random() < 0.1) {
+        await both((e) => e.del([key]));
+        continue;
+      }
+      const overwrite = random() < 0.3;
+      const n = 1 + Math.floor(random() * 4);
+      const args: (string | number)[] = [overwrite ? '1' : '0'];
+      for (let i = 0; i < n; i++) args.push(fields[Math.floor(random() * fields.length)]!, `v${step}-${i}`);
+      const written = (await run(COLLECTION_MAP_PUT, [key], args)) as number;
+      note(overwrite ? 'put:overwrite' : written === 0 ? 'put:none' : written === n ? 'put:all' : 'put:some');
+    }
+  },
+  examples: {
+    'map put keeps existing fields unless told to overwrite': async (e, k) => {
+      await e.hset(k('m'), { a: 'old' });
+      expect(await e.runScript(COLLECTION_MAP_PUT, [k('m')], ['0', 'a', 'new', 'b', 'new'])).toBe(1);
+      expect(await e.hgetall(k('m'))).toEqual({ a: 'old', b: 'new' });
+      expect(await e.runScript(COLLECTION_MAP_PUT, [k('m')], ['1', 'a', 'newer'])).toBe(1);
+      expect(await e.hget(k('m'), 'a')).toBe('newer');
+    },
+  },
+};
+
 /** Keyed by script name (every policy-count variant of the rate-limit check shares its name). */
 export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
   'lock-release': ENGINE_CASE,
@@ -280,6 +316,7 @@ export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
   'session-list': SESSION_CASE,
   'denylist-add': SESSION_CASE,
   'rate-limit-check': RATE_LIMIT_CASE,
+  'collection-map-put': COLLECTIONS_CASE,
 };
 
 /** Every example of every case, once, for the engine contract suite. */

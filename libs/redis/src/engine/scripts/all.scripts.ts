@@ -1,5 +1,6 @@
 import type { ScriptDefinition } from '../script.registry.js';
 import { CACHE_LOCK_FAIL } from './cache.scripts.js';
+import { COLLECTION_MAP_PUT } from './collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from './engine.scripts.js';
 import { rateLimitCheckScript } from './rate-limit.scripts.js';
 import { DENYLIST_ADD, SESSION_CREATE, SESSION_LIST, SESSION_REFRESH, SESSION_REVOKE, SESSION_REVOKE_ALL, SESSION_TOUCH } from './session.scripts.js';
@@ -28,4 +29,5 @@ export const ALL_SCRIPTS: readonly ScriptDefinition[] = [
   rateLimitCheckScript(1),
   rateLimitCheckScript(2),
   rateLimitCheckScript(3),
+  COLLECTION_MAP_PUT,
 ];

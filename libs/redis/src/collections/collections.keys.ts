@@ -1,0 +1,84 @@
+import { encodeSegment } from '../cache/cache.keys.js';
+import { escapeGlob } from '../engine/glob.util.js';
+import { CollectionInputError } from './collections.errors.js';
+
+/**
+ * Key layout (logical keys; the engine adds `keyPrefix`):
+ *   col:<tenant>:<kind>:{<tenant>/<name>}            the collection (hash, set, list, zset, counter)
+ *   col:<tenant>:mape:{<tenant>/<name>}:<key>        one entry of a map with per-entry TTL
+ *   col:<tenant>:migrate:{<tenant>/<name>}:<id>      a migration's checkpoint
+ * `<tenant>` is empty without a tenant. Tenant, name and entry key are percent-encoded by the
+ * cache's rule (`encodeSegment`: only [A-Za-z0-9_.~%-] survive), so no identifier can contain `:`
+ * (leave its segment), `{`/`}` (move its hash slot) or a glob character (widen a tenant's SCAN), and
+ * `/` (the tenant/name joint inside the tag) is never produced by encoding. An encoded tenant is
+ * never empty, so a tenant's keys never collide with the untenanted ones. Everything of one
+ * collection shares one hash tag, so operations touching several of its keys run on Cluster.
+ */
+export type CollectionKind = 'map' | 'mape' | 'set' | 'ctr' | 'list' | 'lb' | 'migrate';
+
+/** Longer identifiers are refused rather than truncated: truncation would make two names collide. */
+export const MAX_IDENTIFIER_LENGTH = 256;
+
+export function checkIdentifier(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new CollectionInputError(`${what} must be a non-empty string (got ${typeof value === 'string' ? '""' : typeof value})`);
+  }
+  if (value.length > MAX_IDENTIFIER_LENGTH) throw new CollectionInputError(`${what} is ${value.length} characters long, over ${MAX_IDENTIFIER_LENGTH}`);
+  // Lone surrogates have no UTF-8 form: two different names would be written as the same bytes.
+  if (!wellFormed(value)) throw new CollectionInputError(`${what} is not well-formed unicode`);
+  return value;
+}
+
+/** Keys of a map's entries: any non-empty string; numbers are written as their decimal text. */
+export function checkEntryKey(key: unknown): string {
+  if (typeof key === 'number' && Number.isFinite(key)) return String(key);
+  if (typeof key !== 'string' || key.length === 0) throw new CollectionInputError(`a collection key must be a non-empty string or a finite number (got ${typeof key === 'string' ? '""' : typeof key})`);
+  if (!wellFormed(key)) throw new CollectionInputError('a collection key is not well-formed unicode');
+  return key;
+}
+
+export class CollectionKeys {
+  readonly tenant: string;
+  private readonly tag: string;
+
+  constructor(
+    readonly name: string,
+    tenant: string | undefined,
+  ) {
+    checkIdentifier(name, 'a collection name');
+    this.tenant = tenant === undefined ? '' : encodeSegment(checkIdentifier(tenant, 'a tenant'));
+    this.tag = `{${this.tenant}/${encodeSegment(name)}}`;
+  }
+
+  of(kind: CollectionKind): string {
+    return `col:${this.tenant}:${kind}:${this.tag}`;
+  }
+
+  /** One entry of a map with per-entry TTL. */
+  entry(key: string): string {
+    return `${this.of('mape')}:${encodeSegment(key)}`;
+  }
+
+  /** SCAN pattern for every entry of a map with per-entry TTL. */
+  entryPattern(): string {
+    return `${escapeGlob(this.of('mape'))}:*`;
+  }
+
+  entryKeyOf(redisKey: string): string {
+    return decodeURIComponent(redisKey.slice(this.of('mape').length + 1));
+  }
+
+  checkpoint(id: string): string {
+    return `${this.of('migrate')}:${encodeSegment(checkIdentifier(id, 'a migration id'))}`;
+  }
+}
+
+/** SCAN pattern for every key of one tenant (or, with no tenant, of the untenanted collections). */
+export function tenantPattern(tenant: string | undefined): string {
+  const segment = tenant === undefined ? '' : encodeSegment(checkIdentifier(tenant, 'a tenant'));
+  return `${escapeGlob(`col:${segment}:`)}*`;
+}
+
+// A lone UTF-16 surrogate (what String.prototype.isWellFormed rejects; not in this TypeScript lib).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = (text: string): boolean => !LONE_SURROGATE.test(text);

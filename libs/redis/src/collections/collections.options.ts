@@ -1,0 +1,39 @@
+import type { Duration } from '../duration.js';
+
+/**
+ * What a collection does while Redis is away (the engine is in `fallback` mode):
+ * - `memory` (default): reads answer from this instance's in-process fallback (what it wrote during
+ *   the outage; anything older reads as missing), and idempotent writes (map set/delete, set
+ *   add/remove, leaderboard add/remove: absolute values) are journaled and replayed to Redis on
+ *   recovery. Non-idempotent writes (list pushes, leaderboard and counter increments) fail with
+ *   `RedisUnavailableError` instead: the breaker may replay a write whose first attempt reached Redis
+ *   late (a timeout is not a "no"), and replaying an increment would count it twice.
+ * - `closed`: every call fails with `RedisUnavailableError` while Redis is away.
+ * With no Redis configured (embedded store) everything answers: memory is the store of record.
+ */
+export type CollectionWhenUnavailable = 'memory' | 'closed';
+
+export interface CollectionOptions {
+  /** Scopes the collection to one organisation: its keys cannot be reached from another tenant. */
+  tenant?: string;
+  whenUnavailable?: CollectionWhenUnavailable;
+}
+
+export interface MapOptions extends CollectionOptions {
+  /**
+   * Time to live of each entry, counted from its last write. With a TTL, each entry is its own Redis
+   * key (a hash cannot expire single fields on Redis 7.0); without one, the map is one Redis hash.
+   */
+  ttl?: Duration;
+}
+
+export interface ListOptions extends CollectionOptions {
+  /** Keeps the `cap` newest entries; older ones fall off on each push. */
+  cap?: number;
+}
+
+export interface CounterOptions {
+  tenant?: string;
+  /** The counter lives this long from its first increment, then starts again at 0 (a fixed window). */
+  window?: Duration;
+}

@@ -1,0 +1,57 @@
+import type { StoreEngine } from '../engine/store-engine.port.js';
+import { tenantPattern } from './collections.keys.js';
+import { CollectionContext } from './collections.policy.js';
+import type { CollectionOptions, CounterOptions, ListOptions, MapOptions } from './collections.options.js';
+import { RedisCounter } from './counter.collection.js';
+import { RedisLeaderboard } from './leaderboard.collection.js';
+import { RedisList } from './list.collection.js';
+import { RedisMap, type MapKey } from './map.collection.js';
+import { migrateMap, type MigrateMapOptions, type MigrationReport, type MigrationSource } from './map.migration.js';
+import { RedisSet } from './set.collection.js';
+
+/**
+ * Typed collections in Redis with the shape of the in-process structures they replace: `map`, `set`,
+ * `counter`, `list`, `leaderboard`, optionally scoped to a tenant, and `migrateMap` to move an
+ * existing `Map` in. Each call returns a light handle; handles for the same name and tenant share
+ * the same data on every instance.
+ */
+export class RedisCollections {
+  constructor(private readonly engine: StoreEngine) {}
+
+  map<V = unknown>(name: string, options: MapOptions = {}): RedisMap<V> {
+    return new RedisMap<V>(new CollectionContext(this.engine, name, options), options.ttl);
+  }
+
+  set(name: string, options: CollectionOptions = {}): RedisSet {
+    return new RedisSet(new CollectionContext(this.engine, name, options));
+  }
+
+  counter(name: string, options: CounterOptions = {}): RedisCounter {
+    return new RedisCounter(this.engine, name, options);
+  }
+
+  list<V = unknown>(name: string, options: ListOptions = {}): RedisList<V> {
+    return new RedisList<V>(new CollectionContext(this.engine, name, options), options.cap);
+  }
+
+  leaderboard(name: string, options: CollectionOptions = {}): RedisLeaderboard {
+    return new RedisLeaderboard(new CollectionContext(this.engine, name, options));
+  }
+
+  migrateMap<K extends MapKey, V>(source: MigrationSource<K, V>, target: RedisMap<V>, options?: MigrateMapOptions): Promise<MigrationReport> {
+    return migrateMap(source, target, options);
+  }
+
+  /**
+   * Removes every collection of one tenant (all kinds, migration checkpoints included) and returns
+   * how many keys went. SCAN on every master with the tenant's segment escaped; it never answers
+   * from the fallback, since a walk of one process's memory would miss what Redis holds.
+   */
+  async clearTenant(tenant: string): Promise<number> {
+    let removed = 0;
+    for await (const batch of this.engine.scan(tenantPattern(tenant), { count: 500, fallback: false })) {
+      removed += await this.engine.del([...new Set(batch)], { fallback: false });
+    }
+    return removed;
+  }
+}
