@@ -120,7 +120,8 @@ export function runTwinEquivalence(name: string, open: () => Promise<SessionTarg
         } else {
           const key = `sess:dl:${run}:${token(8)}`;
           const exp = Date.now() + (random() < 0.3 ? -1_000 : 60_000);
-          note(`deny:${String(await both(engines, DENYLIST_ADD, [key], [exp]))}`);
+          const skew = random() < 0.5 ? 0 : 500;
+          note(`deny:${String(await both(engines, DENYLIST_ADD, [key], [exp, skew]))}`);
           expect(await target.engine.exists(key)).toBe(await memory.exists(key));
         }
         // Every so often let the short-lived sessions expire, so the expiry branches run too.

@@ -3,7 +3,10 @@ import { toMs, type Duration } from '../duration.js';
 
 /** The `session` section of `RedisModuleOptions`; it also configures `TokenDenylist`. */
 export interface SessionOptions {
-  /** Sliding idle timeout: a session unused this long ends. Default `'30m'`. */
+  /**
+   * Sliding idle timeout: a session unused this long ends. Default `'30m'`, or the absolute timeout
+   * when that is shorter (an idle timeout you did not set follows the absolute one).
+   */
   idleTimeout?: Duration;
   /** Absolute timeout from creation: no touch or refresh extends a session past it. Default `'8h'`. */
   absoluteTimeout?: Duration;
@@ -34,6 +37,12 @@ export interface SessionOptions {
     whenUnavailable?: 'closed' | 'open';
     /** Entries whose `exp` lies further ahead than this are refused as absurd. Default `'366d'`. */
     maxTtl?: Duration;
+    /**
+     * Entries are kept this long past the token's `exp`, because verifiers accept a token for a
+     * while after `exp` (JWT libraries' clock tolerance) and an app's clock may be behind Redis's.
+     * Set it to at least the verifiers' tolerance plus the clock drift you allow. Default `'60s'`.
+     */
+    clockSkew?: Duration;
   };
 }
 
@@ -50,6 +59,7 @@ export interface ResolvedSessionOptions {
   maxDataBytes: number;
   denylistWhenUnavailable: 'closed' | 'open';
   denylistMaxTtlMs: number;
+  denylistClockSkewMs: number;
 }
 
 /**
@@ -70,6 +80,7 @@ export const SESSION_DEFAULTS = {
   maxDataBytes: 4096,
   denylistWhenUnavailable: 'closed',
   denylistMaxTtl: '366d',
+  denylistClockSkew: '60s',
 } as const;
 
 export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSessionOptions {
@@ -83,8 +94,12 @@ export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSes
     }
   };
   const o = options ?? {};
-  const idleMs = ms(o.idleTimeout, SESSION_DEFAULTS.idleTimeout, 'session.idleTimeout');
   const absoluteMs = ms(o.absoluteTimeout, SESSION_DEFAULTS.absoluteTimeout, 'session.absoluteTimeout');
+  // An idle timeout the user did not set follows a shorter absolute one instead of refusing it.
+  const idleMs =
+    o.idleTimeout === undefined
+      ? Math.min(ms(undefined, SESSION_DEFAULTS.idleTimeout, 'session.idleTimeout'), absoluteMs > 0 ? absoluteMs : Infinity)
+      : ms(o.idleTimeout, SESSION_DEFAULTS.idleTimeout, 'session.idleTimeout');
   if (idleMs <= 0) problems.push('session.idleTimeout must be greater than 0');
   if (absoluteMs <= 0) problems.push('session.absoluteTimeout must be greater than 0');
   if (idleMs > 0 && absoluteMs > 0 && idleMs > absoluteMs) problems.push('session.idleTimeout must not exceed session.absoluteTimeout');
@@ -106,6 +121,7 @@ export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSes
     problems.push(`session.denylist.whenUnavailable must be 'closed' or 'open' (got ${JSON.stringify(o.denylist?.whenUnavailable)})`);
   }
   const denylistMaxTtlMs = ms(o.denylist?.maxTtl, SESSION_DEFAULTS.denylistMaxTtl, 'session.denylist.maxTtl');
+  const denylistClockSkewMs = ms(o.denylist?.clockSkew, SESSION_DEFAULTS.denylistClockSkew, 'session.denylist.clockSkew');
   if (problems.length > 0) throw new RedisConfigError(problems);
   return {
     idleMs,
@@ -120,5 +136,6 @@ export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSes
     maxDataBytes,
     denylistWhenUnavailable,
     denylistMaxTtlMs,
+    denylistClockSkewMs,
   };
 }

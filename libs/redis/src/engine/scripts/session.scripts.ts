@@ -212,10 +212,10 @@ export const SESSION_LIST = defineScript({
 
 export const DENYLIST_ADD = defineScript({
   name: 'denylist-add',
-  version: 1,
+  version: 2,
   file: 'denylist-add.lua',
-  twin: (store, [key], [expText], now) => {
-    const ttl = num(expText!) - now;
+  twin: (store, [key], [expText, skewText], now) => {
+    const ttl = num(expText!) + num(skewText!) - now;
     if (ttl <= 0) return 0;
     if (store.pttl(key!) >= ttl) return 1;
     store.set(key!, '1', { ttlMs: ttl });
