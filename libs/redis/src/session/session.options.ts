@@ -32,6 +32,21 @@ export interface SessionOptions {
   sweepInterval?: Duration;
   /** Largest `data` payload, as JSON, in bytes. Default 4096. */
   maxDataBytes?: number;
+  /**
+   * A second presentation of the same refresh token within this window after its rotation (a
+   * retried request, two tabs or two instances racing) returns the same new pair instead of
+   * revoking the family; after it, reuse revokes the family. 0 disables the grace. Default `'5s'`.
+   */
+  refreshGrace?: Duration;
+  /**
+   * Server secret (at least 32 characters, e.g. 32 random bytes in base64) keying the HMAC that
+   * turns a user id into the opaque routing tag of session ids (and `hashIp`). Every instance must
+   * use the same one; changing it ends every session. When unset, a random secret is generated
+   * once and kept in Redis (`sess:secret`, SET NX), shared by every instance on that Redis.
+   */
+  secret?: string;
+  /** Store the client IP as a keyed hash (HMAC-SHA256 with `secret`) instead of in clear. Default false. */
+  hashIp?: boolean;
   denylist?: {
     /** While Redis is unavailable: `'closed'` (default) says every token is denied; `'open'` answers from this instance's own outage-time entries. */
     whenUnavailable?: 'closed' | 'open';
@@ -57,6 +72,8 @@ export interface ResolvedSessionOptions {
   touchThrottleMs: number;
   sweepIntervalMs: number;
   maxDataBytes: number;
+  refreshGraceMs: number;
+  hashIp: boolean;
   denylistWhenUnavailable: 'closed' | 'open';
   denylistMaxTtlMs: number;
   denylistClockSkewMs: number;
@@ -78,6 +95,10 @@ export const SESSION_DEFAULTS = {
   replicationTimeout: '100ms',
   sweepInterval: '1m',
   maxDataBytes: 4096,
+  // Long enough for a retried request or two racing instances, short enough that a stolen token
+  // replayed later still trips reuse detection (RFC 9700 4.14.2).
+  refreshGrace: '5s',
+  hashIp: false,
   denylistWhenUnavailable: 'closed',
   denylistMaxTtl: '366d',
   denylistClockSkew: '60s',
@@ -116,6 +137,12 @@ export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSes
   const sweepIntervalMs = ms(o.sweepInterval, SESSION_DEFAULTS.sweepInterval, 'session.sweepInterval');
   const maxDataBytes = o.maxDataBytes ?? SESSION_DEFAULTS.maxDataBytes;
   if (!Number.isInteger(maxDataBytes) || maxDataBytes <= 0) problems.push(`session.maxDataBytes must be a positive integer (got ${String(o.maxDataBytes)})`);
+  const refreshGraceMs = ms(o.refreshGrace, SESSION_DEFAULTS.refreshGrace, 'session.refreshGrace');
+  if (o.secret !== undefined && (typeof o.secret !== 'string' || o.secret.length < 32)) {
+    problems.push('session.secret must be a string of at least 32 characters (e.g. 32 random bytes in base64)');
+  }
+  const hashIp = o.hashIp ?? SESSION_DEFAULTS.hashIp;
+  if (typeof hashIp !== 'boolean') problems.push(`session.hashIp must be true or false (got ${JSON.stringify(o.hashIp)})`);
   const denylistWhenUnavailable = o.denylist?.whenUnavailable ?? SESSION_DEFAULTS.denylistWhenUnavailable;
   if (denylistWhenUnavailable !== 'closed' && denylistWhenUnavailable !== 'open') {
     problems.push(`session.denylist.whenUnavailable must be 'closed' or 'open' (got ${JSON.stringify(o.denylist?.whenUnavailable)})`);
@@ -134,6 +161,8 @@ export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSes
     touchThrottleMs,
     sweepIntervalMs,
     maxDataBytes,
+    refreshGraceMs,
+    hashIp,
     denylistWhenUnavailable,
     denylistMaxTtlMs,
     denylistClockSkewMs,

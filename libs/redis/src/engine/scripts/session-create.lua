@@ -1,23 +1,24 @@
 --[[
-  Creates a session with its refresh token and family, never overwriting an existing one.
-  KEYS[1] the user's key base `sess:{u:<id>}:`. Every key the script touches is this base plus a
-          suffix, so all of them share its hash slot: `s:<hash>` a session, `idx` the user's index
-          (sorted set, score = idle expiry in ms), `f:<family>` a refresh family's current session,
-          `r:<hash>` a refresh token record (`c:<family>` current, `x:<family>` retired).
+  Creates a session with its refresh token and family, never overwriting an existing one. Every
+  key is passed in KEYS, all under the user's hash tag `sess:{s:<group>}:<user tag>:` (the group
+  counter under the same tag): no key is derived here, so a slot being migrated routes correctly.
+  KEYS[1] the user's index `…idx` (sorted set: session hash → idle expiry in ms)
+  KEYS[2] the new session `…s:<hash>` (hash)
+  KEYS[3] the new refresh record `…r:<refresh hash>`
+  KEYS[4] the new family pointer `…f:<family>`
+  KEYS[5] the group's live set `sess:{s:<group>}:live` (session hash → idle expiry), for O(1) counts
   ARGV[1] session id hash    ARGV[2] refresh token hash    ARGV[3] family id
   ARGV[4] idle timeout ms    ARGV[5] absolute timeout ms   ARGV[6] max sessions per user (0 = no cap)
   ARGV[7] '' or the epoch ms at which the session was created while Redis was away (a replay):
           its absolute deadline then counts from that moment, not from the replay
   ARGV[8] user id    ARGV[9] user agent    ARGV[10] ip    ARGV[11] data (JSON)
-  Returns { 1, createdAt, expiresAt, absoluteExpiresAt, evicted } or { 0 } when a key exists already
-  or the session would already be past its absolute deadline.
+  Returns { 1, createdAt, expiresAt, absoluteExpiresAt, evicted, evicted hashes... } or { 0 } when
+  a key exists already or the session would already be past its absolute deadline. An evicted
+  session leaves the index (which alone makes it invalid); the caller deletes its records.
 ]]
-local base = KEYS[1]
+local idx, s, r, f, live = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local idx = base .. 'idx'
-
---- @include "session-kill"
 
 local h, rh, fam = ARGV[1], ARGV[2], ARGV[3]
 local idle, absolute, cap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -26,26 +27,30 @@ if ARGV[7] ~= '' then created = math.min(tonumber(ARGV[7]), now) end
 local abs = created + absolute
 local exp = math.min(now + idle, abs)
 if exp <= now then return { 0 } end
-local s = base .. 's:' .. h
-if redis.call('EXISTS', s) == 1 or redis.call('EXISTS', base .. 'r:' .. rh) == 1 or redis.call('EXISTS', base .. 'f:' .. fam) == 1 then
+if redis.call('EXISTS', s) == 1 or redis.call('EXISTS', r) == 1 or redis.call('EXISTS', f) == 1 then
   return { 0 }
 end
 
 redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
-local evicted = 0
+redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+local reply = { 1, created, exp, abs, 0 }
 if cap > 0 then
   while redis.call('ZCARD', idx) >= cap do
-    kill(redis.call('ZRANGE', idx, 0, 0)[1])
-    evicted = evicted + 1
+    local victim = redis.call('ZRANGE', idx, 0, 0)[1]
+    redis.call('ZREM', idx, victim)
+    redis.call('ZREM', live, victim)
+    reply[5] = reply[5] + 1
+    reply[#reply + 1] = victim
   end
 end
 
 redis.call('HSET', s, 'uid', ARGV[8], 'ua', ARGV[9], 'ip', ARGV[10], 'data', ARGV[11], 'ca', created, 'ls', now,
   'exp', exp, 'abs', abs, 'idle', idle, 'fam', fam, 'rh', rh, 'sid', h)
 redis.call('PEXPIRE', s, exp - now)
-redis.call('SET', base .. 'f:' .. fam, h, 'PX', abs - now)
-redis.call('SET', base .. 'r:' .. rh, 'c:' .. fam, 'PX', abs - now)
+redis.call('SET', f, h, 'PX', abs - now)
+redis.call('SET', r, 'c:' .. fam .. ':' .. h, 'PX', abs - now)
 redis.call('ZADD', idx, exp, h)
 local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', idx, math.max(1, tonumber(top[2]) - now))
-return { 1, created, exp, abs, evicted }
+redis.call('ZADD', live, exp, h)
+return reply
