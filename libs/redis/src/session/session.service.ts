@@ -559,7 +559,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     try {
       reply = asList(await this.engine.runScript(SESSION_TOUCH, [keys.session(parsed.hash), keys.idx, keys.live], [parsed.hash, '1', throttleMs]));
     } catch (error) {
-      if (!isUnavailable(error)) throw error;
+      if (!isUnavailable(error) && !(isSlotMoving(error) && !(await this.recordExists(keys.session(parsed.hash))))) throw error;
       this.counters.rejectedWhileUnavailable++;
       return null;
     }
@@ -575,6 +575,20 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     // guards against a record filed under the wrong key.
     if (!sameHash(String(sid), parsed.hash) || typeof uid !== 'string') return null;
     return { userId: uid, ...sessionFields<T>([ua, ip, data, ca, ls, exp, abs]) };
+  }
+
+  /**
+   * While a slot migrates, a script whose keys are not all on one node gets TRYAGAIN until the move
+   * completes, and a script that needs a record that no longer exists never runs. A record that is
+   * gone (single-key EXISTS, which follows ASK) is a definite "no session": a validate can say so
+   * instead of failing.
+   */
+  private async recordExists(key: string): Promise<boolean> {
+    try {
+      return await this.engine.exists(key, { fallback: false });
+    } catch {
+      return true;
+    }
   }
 
   private async revokeHash(keys: UserKeys, hash: string): Promise<boolean> {
@@ -642,6 +656,11 @@ function sessionFields<T>([ua, ip, data, ca, ls, exp, abs]: readonly (ScriptRepl
     expiresAt: Number(exp),
     absoluteExpiresAt: Number(abs),
   };
+}
+
+/** A multi-key command on a slot in the middle of a migration that ioredis gave up resending. */
+function isSlotMoving(error: unknown): boolean {
+  return error instanceof Error && /TRYAGAIN|Too many Cluster redirections/.test(error.message);
 }
 
 function orUndefined(value: ScriptReply | undefined): string | undefined {
