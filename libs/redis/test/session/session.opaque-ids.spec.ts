@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { RedisEngine } from '../../src/engine/redis.engine.js';
 import { MemoryEngine } from '../../src/engine/memory.engine.js';
+import { redisOptionsFromEnv } from '../../src/config/redis-env.loader.js';
 import { resolveSessionOptions } from '../../src/session/session.options.js';
 import { SessionService } from '../../src/session/session.service.js';
 import { startRedis, type RedisProcess } from '../../../../test/support/index.js';
@@ -74,6 +75,18 @@ describe('session ids and refresh tokens reveal nothing about the user (issue 13
     // Another secret computes another tag for carol: it cannot find her sessions by user id.
     expect(await other.list('carol')).toEqual([]);
     expect(() => resolveSessionOptions({ secret: 'short' })).toThrow(/session.secret must be a string of at least 32 characters/);
+  });
+
+  it('REDIS_SESSION_SECRET sets session.secret; a short one stops start-up without echoing it', () => {
+    expect(redisOptionsFromEnv({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_SESSION_SECRET: 'q'.repeat(44) })).toMatchObject({ session: { secret: 'q'.repeat(44) } });
+    let message = '';
+    try {
+      redisOptionsFromEnv({ REDIS_SESSION_SECRET: 'tooShortSecret' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/REDIS_SESSION_SECRET must be at least 32 characters/);
+    expect(message).not.toContain('tooShortSecret');
   });
 
   it('hashIp stores the client IP as a keyed hash, never in clear', async () => {
