@@ -156,6 +156,8 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
   private sweeping = false;
   private closed = false;
   private secret?: Promise<Buffer>;
+  private readonly configuredSecret: boolean;
+  private secretConflictLogged = false;
 
   constructor(
     source: EngineSource,
@@ -165,6 +167,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     this.options = resolveSessionOptions(options);
     this.store = new SessionEngine(source);
     // Kept out of `options` (which apps may log): only the HMAC key is held, as a promise.
+    this.configuredSecret = options?.secret !== undefined;
     if (options?.secret !== undefined) this.secret = Promise.resolve(Buffer.from(options.secret, 'utf8'));
   }
 
@@ -273,12 +276,14 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
       entries = asList(reply[1] ?? []);
       if (reply[0] === 1) break;
     }
-    return entries
-      .map((item) => {
-        const [handle, ...fields] = asList(item);
-        return { handle: String(handle), ...sessionFields<T>(fields) };
-      })
-      .sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+    const out: SessionListEntry<T>[] = [];
+    for (const item of entries) {
+      const [handle, ...fields] = asList(item);
+      const parsed = sessionFields<T>(fields);
+      // A record whose data no longer parses is not shown (validate treats it as no session).
+      if (parsed) out.push({ handle: String(handle), ...parsed });
+    }
+    return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);
   }
 
   /**
@@ -426,6 +431,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     let removed = 0;
     try {
       const engine = this.engine;
+      await this.keepSecret();
       const now = await engine.time();
       for (let i = 0; i < GROUPS_PER_SWEEP && !this.closed; i++) {
         await engine.zremRangeByScore(groupLiveKey(this.sweepGroup), -Infinity, now);
@@ -479,6 +485,24 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
       if (this.secret === pending) this.secret = undefined;
     });
     return pending;
+  }
+
+  /**
+   * A generated secret that vanished from Redis (evicted under an allkeys-* policy, a FLUSHALL) would
+   * let the next instance to start generate another one, and its sessions would be invisible to
+   * this instance's list/revokeAll. Each sweep writes the secret this instance uses back (SET NX)
+   * and says so loudly if Redis holds a different one.
+   */
+  private async keepSecret(): Promise<void> {
+    if (this.configuredSecret || !this.secret) return;
+    const mine = (await this.secret.catch(() => null))?.toString('utf8');
+    if (!mine) return;
+    await this.engine.set(SECRET_KEY, mine, { nx: true, fallback: false });
+    const stored = await this.engine.get(SECRET_KEY, { fallback: false });
+    if (stored !== mine && !this.secretConflictLogged) {
+      this.secretConflictLogged = true;
+      this.logger.error(`The session secret kept in Redis (${SECRET_KEY}) changed under this instance; set session.secret so every instance uses the same one`);
+    }
   }
 
   /** One refresh attempt: reads the record (and the family pointer), then runs the script with every key declared. */
@@ -574,7 +598,8 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     // The record was found by this hash; checking it again in constant time costs nothing and
     // guards against a record filed under the wrong key.
     if (!sameHash(String(sid), parsed.hash) || typeof uid !== 'string') return null;
-    return { userId: uid, ...sessionFields<T>([ua, ip, data, ca, ls, exp, abs]) };
+    const fields = sessionFields<T>([ua, ip, data, ca, ls, exp, abs]);
+    return fields && { userId: uid, ...fields };
   }
 
   /**
@@ -646,9 +671,15 @@ function asList(reply: ScriptReply): ScriptReply[] {
 }
 
 /** The session fields as the scripts return them: ua, ip, data, createdAt, lastSeen, expiry, absolute expiry. */
-function sessionFields<T>([ua, ip, data, ca, ls, exp, abs]: readonly (ScriptReply | undefined)[]): Omit<Session<T>, 'userId'> {
+function sessionFields<T>([ua, ip, data, ca, ls, exp, abs]: readonly (ScriptReply | undefined)[]): Omit<Session<T>, 'userId'> | null {
+  let parsed: T;
+  try {
+    parsed = JSON.parse(String(data)) as T;
+  } catch {
+    return null;
+  }
   return {
-    data: JSON.parse(String(data)) as T,
+    data: parsed,
     userAgent: orUndefined(ua),
     ip: orUndefined(ip),
     createdAt: Number(ca),

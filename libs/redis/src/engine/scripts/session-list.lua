@@ -21,8 +21,9 @@ for i = 3, #KEYS do
   if redis.call('ZSCORE', idx, h) then
     seen = seen + 1
     local v = redis.call('HMGET', KEYS[i], 'ua', 'ip', 'data', 'ca', 'ls', 'exp', 'abs')
-    if v[1] and now < tonumber(v[6]) and now < tonumber(v[7]) then
-      out[#out + 1] = { h, v[1], v[2], v[3], tonumber(v[4]), tonumber(v[5]), tonumber(v[6]), tonumber(v[7]) }
+    local ca, ls, exp, abs = tonumber(v[4]), tonumber(v[5]), tonumber(v[6]), tonumber(v[7])
+    if v[1] and ca and ls and exp and abs and now < exp and now < abs then
+      out[#out + 1] = { h, v[1], v[2], v[3], ca, ls, exp, abs }
     elseif not v[1] then
       redis.call('ZREM', idx, h)
       redis.call('ZREM', live, h)

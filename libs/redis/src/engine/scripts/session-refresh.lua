@@ -42,8 +42,8 @@ if state ~= 'c' then
   local v = redis.call('HMGET', s, 'exp', 'abs', 'rh', 'uid')
   if state == 'g' then
     local _, _, fam, grace, granted, sealed = string.find(record, '^g:([^:]+):(%d+):([^:]+):(.+)$')
-    if grace and now < tonumber(grace) and current == granted and v[1] and redis.call('ZSCORE', idx, current)
-      and now < tonumber(v[1]) and now < tonumber(v[2]) then
+    if grace and now < tonumber(grace) and current == granted and tonumber(v[1]) and tonumber(v[2])
+      and redis.call('ZSCORE', idx, current) and now < tonumber(v[1]) and now < tonumber(v[2]) then
       return { 2, sealed, tonumber(v[1]), tonumber(v[2]) }
     end
   end
@@ -60,7 +60,7 @@ end
 local _, _, fam, h = string.find(record, '^c:([^:]+):(.+)$')
 local v = redis.call('HMGET', s, 'uid', 'ua', 'ip', 'data', 'ca', 'exp', 'abs', 'idle', 'rh')
 if current ~= h or not v[1] or not redis.call('ZSCORE', idx, h) or v[9] ~= ARGV[1]
-  or now >= tonumber(v[6]) or now >= tonumber(v[7]) then
+  or not (tonumber(v[6]) and tonumber(v[7]) and tonumber(v[8])) or now >= tonumber(v[6]) or now >= tonumber(v[7]) then
   -- The family moved on or the session ended: this token is dead.
   if current == h then
     redis.call('DEL', s, f)

@@ -25,7 +25,8 @@ if not v[1] or not indexed then
   return { 0 }
 end
 local ls, exp, abs, idle = tonumber(v[6]), tonumber(v[7]), tonumber(v[8]), tonumber(v[9])
-if now >= exp or now >= abs then
+-- A record whose numbers do not read back (corrupted, or written by something else) is no session.
+if not (ls and exp and abs and idle) or now >= exp or now >= abs then
   redis.call('DEL', s)
   redis.call('ZREM', idx, h)
   redis.call('ZREM', live, h)

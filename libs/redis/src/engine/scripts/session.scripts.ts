@@ -9,6 +9,8 @@ import { defineScript, type ScriptDefinition, type ScriptReply } from '../script
  */
 
 const num = (text: string | null): number => Number(text);
+/** What Lua's tonumber reads as a number (a blank or non-numeric field is nil there). */
+const numeric = (text: string | undefined): boolean => text !== undefined && text.trim() !== '' && Number.isFinite(Number(text));
 
 /** The index lives as long as its longest-lived entry, so a user who never returns leaves nothing behind. */
 function fitIndexTtl(store: MemoryStore, idx: string, now: number): void {
@@ -87,7 +89,7 @@ export const SESSION_TOUCH = defineScript({
     let exp = num(v.exp!);
     const abs = num(v.abs!);
     const idle = num(v.idle!);
-    if (now >= exp || now >= abs) {
+    if (![v.ls, v.exp, v.abs, v.idle].every(numeric) || now >= exp || now >= abs) {
       drop(store, s!, idx!, live!, h!);
       return [0];
     }
@@ -173,7 +175,7 @@ const SESSION_LIST_BASE = defineScript({
       if (store.zscore(idx!, h) === null) return;
       seen++;
       const v = store.hgetall(s);
-      if (v.ua !== undefined && now < num(v.exp!) && now < num(v.abs!)) {
+      if (v.ua !== undefined && [v.ca, v.ls, v.exp, v.abs].every(numeric) && now < num(v.exp!) && now < num(v.abs!)) {
         out.push([h, v.ua, v.ip!, v.data!, num(v.ca!), num(v.ls!), num(v.exp!), num(v.abs!)]);
       } else if (v.ua === undefined) {
         store.zrem(idx!, [h]);
@@ -239,7 +241,8 @@ export const SESSION_REFRESH = defineScript({
           g.graceEnd !== undefined &&
           now < g.graceEnd &&
           current === g.granted &&
-          exp !== null &&
+          numeric(exp ?? undefined) &&
+          numeric(absText ?? undefined) &&
           store.zscore(idx!, current) !== null &&
           now < num(exp) &&
           now < num(absText)
@@ -258,7 +261,15 @@ export const SESSION_REFRESH = defineScript({
     const fam = m[1]!;
     const h = m[2]!;
     const v = store.hgetall(s!);
-    if (current !== h || v.uid === undefined || store.zscore(idx!, h) === null || v.rh !== presented || now >= num(v.exp!) || now >= num(v.abs!)) {
+    if (
+      current !== h ||
+      v.uid === undefined ||
+      store.zscore(idx!, h) === null ||
+      v.rh !== presented ||
+      ![v.exp, v.abs, v.idle].every(numeric) ||
+      now >= num(v.exp!) ||
+      now >= num(v.abs!)
+    ) {
       if (current === h) {
         store.del(s!);
         store.del(f!);
