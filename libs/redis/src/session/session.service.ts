@@ -509,7 +509,8 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
   private async rotate(keys: UserKeys, presented: string, presentedSecret: string): Promise<SessionTokens | null | 'again'> {
     const engine = this.engine;
     const r = keys.refresh(presented);
-    const record = await engine.get(r);
+    // Read from Redis only: a rotation decided on one instance's memory would split the family.
+    const record = await engine.get(r, { fallback: false });
     if (record === null) return null;
     const match = /^([cxg]):([A-Za-z0-9_-]+)(?::|$)/.exec(record);
     if (!match) return null;
@@ -519,7 +520,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     if (state === 'c') {
       sessionKey = keys.session(record.slice(3 + family.length));
     } else {
-      current = (await engine.get(keys.family(family))) ?? '';
+      current = (await engine.get(keys.family(family), { fallback: false })) ?? '';
       if (current === '') {
         // The family has ended already: a retired token is still reuse, with nothing left to revoke.
         this.reused('', 0);
