@@ -1,39 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
-import { RedisEngine } from '../../src/engine/redis.engine.js';
-import { SessionService, type RefreshReuseEvent } from '../../src/session/session.service.js';
+import { describe, expect, it } from '@jest/globals';
+import type { RefreshReuseEvent } from '../../src/session/session.service.js';
 import { userKeys, userTag } from '../../src/session/session.tokens.js';
-import { startRedis, type RedisProcess } from '../../../../test/support/index.js';
+import { useInstances } from './session.instances.js';
 
 const SECRET = 'h'.repeat(40);
 
 describe('sessions against corrupt records and refresh bursts', () => {
-  let server: RedisProcess;
-  const clients: Redis[] = [];
-  const services: SessionService[] = [];
-  const instance = () => {
-    const client = new Redis(server.url);
-    clients.push(client);
-    const service = new SessionService(new RedisEngine(client, { keyPrefix: 'h:' }), { sweepInterval: 0, secret: SECRET });
-    services.push(service);
-    return service;
-  };
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    for (const s of services) s.close();
-    for (const c of clients) c.disconnect();
-    await server?.stop();
-  });
+  const { instance, redis } = useInstances('h:', { secret: SECRET });
 
   it('a record with corrupt fields is no session: validate, touch, list and refresh answer, none throws', async () => {
     const sessions = instance();
-    const redis = clients[0]!;
+    const client = redis();
     const keys = (userId: string) => userKeys(userTag(Buffer.from(SECRET), userId));
     const recordOf = async (userId: string) => {
-      const [member] = (await redis.call('ZRANGE', `h:${keys(userId).idx}`, 0, 0)) as string[];
+      const [member] = (await client.call('ZRANGE', `h:${keys(userId).idx}`, 0, 0)) as string[];
       return `h:${keys(userId).session(member!)}`;
     };
     const corruptions: Array<[string, string]> = [
@@ -46,7 +27,7 @@ describe('sessions against corrupt records and refresh bursts', () => {
     for (const [field, value] of corruptions) {
       const userId = `corrupt-${field}-${randomUUID()}`;
       const s = await sessions.create({ userId, data: { ok: true } });
-      await redis.hset(await recordOf(userId), field, value);
+      await client.hset(await recordOf(userId), field, value);
       expect(await sessions.validate(s.sessionId)).toBeNull();
       expect(await sessions.touch(s.sessionId)).toBe(false);
       expect(await sessions.list(userId)).toEqual([]);
@@ -58,10 +39,10 @@ describe('sessions against corrupt records and refresh bursts', () => {
     // Garbage in the refresh record and the index does not break the next session of the user.
     const userId = `corrupt-records-${randomUUID()}`;
     const s = await sessions.create({ userId });
-    const rKeys = await redis.keys(`h:${keys(userId).base.replace(/[{}]/g, '\\$&')}r:*`);
-    for (const k of rKeys) await redis.set(k, 'g:garbage');
+    const rKeys = await client.keys(`h:${keys(userId).base.replace(/[{}]/g, '\\$&')}r:*`);
+    for (const k of rKeys) await client.set(k, 'g:garbage');
     expect(await sessions.refresh(s.refreshToken)).toBeNull();
-    await redis.call('ZADD', `h:${keys(userId).idx}`, '9000000000000000', 'not-a-hash');
+    await client.call('ZADD', `h:${keys(userId).idx}`, '9000000000000000', 'not-a-hash');
     expect(await sessions.validate(s.sessionId)).not.toBeNull();
     expect((await sessions.list(userId)).length).toBe(1);
   });

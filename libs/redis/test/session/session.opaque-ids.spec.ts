@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
-import { RedisEngine } from '../../src/engine/redis.engine.js';
+import { describe, expect, it } from '@jest/globals';
 import { MemoryEngine } from '../../src/engine/memory.engine.js';
 import { redisOptionsFromEnv } from '../../src/config/redis-env.loader.js';
 import { resolveSessionOptions } from '../../src/session/session.options.js';
 import { SessionService } from '../../src/session/session.service.js';
-import { startRedis, type RedisProcess } from '../../../../test/support/index.js';
+import { useInstances } from './session.instances.js';
 
 /** Every spelling of the user id a reader of the token could try. */
 function encodings(userId: string): string[] {
@@ -17,24 +15,7 @@ function encodings(userId: string): string[] {
 const USERS = ['alice@example.com', '1234567890', 'user-42-admin', 'Zoë Ångström', '550e8400-e29b-41d4-a716-446655440000'];
 
 describe('session ids and refresh tokens reveal nothing about the user (issue 13)', () => {
-  let server: RedisProcess;
-  const clients: Redis[] = [];
-  const services: SessionService[] = [];
-  const instance = (options: ConstructorParameters<typeof SessionService>[1] = {}) => {
-    const client = new Redis(server.url);
-    clients.push(client);
-    const service = new SessionService(new RedisEngine(client, { keyPrefix: 'opaque:' }), { sweepInterval: 0, ...options });
-    services.push(service);
-    return service;
-  };
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    for (const s of services) s.close();
-    for (const c of clients) c.disconnect();
-    await server?.stop();
-  });
+  const { instance, redis } = useInstances('opaque:');
 
   it('no encoding of the user id (plain, base64, base64url, hex) appears in a session id or refresh token', async () => {
     const sessions = instance();
@@ -57,10 +38,10 @@ describe('session ids and refresh tokens reveal nothing about the user (issue 13
     expect(await b.validate(created.sessionId)).toMatchObject({ userId: 'bob@example.com' });
     expect((await b.list('bob@example.com')).length).toBe(1);
     expect(await b.revokeAll('bob@example.com')).toBe(1);
-    const keys = (await clients[0]!.keys('opaque:*')).join('\n').toLowerCase();
+    const keys = (await redis().keys('opaque:*')).join('\n').toLowerCase();
     for (const userId of [...USERS, 'bob@example.com']) for (const spelled of encodings(userId)) expect(keys).not.toContain(spelled.toLowerCase());
     // The generated secret is kept once (SET NX) and never rewritten.
-    expect(await clients[0]!.pttl('opaque:sess:secret')).toBe(-1);
+    expect(await redis().pttl('opaque:sess:secret')).toBe(-1);
   });
 
   it('a configured secret routes every instance the same way, and a different one routes elsewhere', async () => {
@@ -96,7 +77,7 @@ describe('session ids and refresh tokens reveal nothing about the user (issue 13
     expect(seen!.ip).toMatch(/^hmac:[A-Za-z0-9_-]{22}$/);
     expect((await sessions.list('dave'))[0]!.ip).toBe(seen!.ip);
     const all: string[] = [];
-    for (const key of await clients[0]!.keys('opaque:sess:*')) if ((await clients[0]!.type(key)) === 'hash') all.push(...Object.values(await clients[0]!.hgetall(key)));
+    for (const key of await redis().keys('opaque:sess:*')) if ((await redis().type(key)) === 'hash') all.push(...Object.values(await redis().hgetall(key)));
     expect(all.join('\n')).not.toContain('203.0.113.77');
     // The same IP hashes the same way, so "new device/location" checks still work.
     const again = await sessions.create({ userId: 'dave', ip: '203.0.113.77' });

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
-import { RedisEngine } from '../../src/engine/redis.engine.js';
+import { describe, expect, it } from '@jest/globals';
 import { SessionService, type RefreshReuseEvent } from '../../src/session/session.service.js';
-import { startRedis, type RedisProcess } from '../../../../test/support/index.js';
+import { useInstances } from './session.instances.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -13,27 +11,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * still revokes the family (RFC 9700 4.14.2).
  */
 describe('refresh grace: two instances refreshing one token at once', () => {
-  let server: RedisProcess;
-  const clients: Redis[] = [];
-  const services: SessionService[] = [];
-
-  /** One application instance: its own connection, its own SessionService, one shared Redis. */
-  function instance(options: ConstructorParameters<typeof SessionService>[1] = {}) {
-    const client = new Redis(server.url);
-    clients.push(client);
-    const service = new SessionService(new RedisEngine(client, { keyPrefix: 'grace:' }), { sweepInterval: 0, ...options });
-    services.push(service);
-    return service;
-  }
-
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    for (const s of services) s.close();
-    for (const c of clients) c.disconnect();
-    await server?.stop();
-  });
+  const { instance, redis } = useInstances('grace:');
 
   it('defaults to a 5 s grace window', () => {
     expect(new SessionService(() => null as never).options.refreshGraceMs).toBe(5_000);
@@ -76,11 +54,12 @@ describe('refresh grace: two instances refreshing one token at once', () => {
     expect(again).toEqual(first);
     expect((await a.stats({ top: 0 })).counters.refreshGraceReplays).toBe(1);
     const dump: string[] = [];
-    for (const key of await clients[clients.length - 1]!.keys('grace:sess:*')) {
+    const client = redis();
+    for (const key of await client.keys('grace:sess:*')) {
       dump.push(key);
-      const type = await clients[0]!.type(key);
-      if (type === 'string') dump.push(String(await clients[0]!.get(key)));
-      if (type === 'hash') dump.push(...Object.values(await clients[0]!.hgetall(key)));
+      const type = await client.type(key);
+      if (type === 'string') dump.push(String(await client.get(key)));
+      if (type === 'hash') dump.push(...Object.values(await client.hgetall(key)));
     }
     const text = dump.join('\n');
     for (const token of [first!.sessionId, first!.refreshToken, created.refreshToken]) expect(text).not.toContain(token.split('.')[1]);
