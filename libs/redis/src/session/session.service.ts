@@ -127,8 +127,11 @@ const SECRET_KEY = 'sess:secret';
 
 /**
  * Server-side sessions with idle and absolute timeouts, a per-user index and refresh rotation with
- * reuse detection. Each state change is one Lua script on one user's hash slot, run on the Redis
- * clock, with a TypeScript twin for the in-memory engine.
+ * reuse detection and a short grace window. Each state change is one Lua script on one user's hash
+ * slot, run on the Redis clock, with a TypeScript twin for the in-memory engine; every key a script
+ * touches is declared in KEYS (where a key is only known from data, it is read first). A session is
+ * live while its record exists, it is in the user's index and neither deadline has passed. Ids are
+ * `<HMAC user tag>.<256-bit secret>` (see session.tokens.ts).
  *
  * Outage policy: sessions created and revocations made while Redis is away are journaled and
  * written to Redis on recovery; a session that cannot be verified is rejected (`whenUnavailable:
