@@ -10,6 +10,7 @@ import {
   SESSION_REFRESH,
   SESSION_REVOKE,
   SESSION_TOUCH,
+  sessionCountScript,
   sessionListScript,
   sessionRevokeAllScript,
 } from '../engine/scripts/session.scripts.js';
@@ -124,6 +125,7 @@ const RACE_ATTEMPTS = 5;
 const COUNT_BATCH = 256;
 const GROUPS_PER_SWEEP = 64;
 const SECRET_KEY = 'sess:secret';
+const ALL_LIVE_KEYS = Array.from({ length: SESSION_GROUPS }, (_, g) => groupLiveKey(g));
 
 /**
  * Server-side sessions with idle and absolute timeouts, a per-user index and refresh rotation with
@@ -161,6 +163,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
   private secret?: Promise<Buffer>;
   private readonly configuredSecret: boolean;
   private secretConflictLogged = false;
+  private countInOneCall = true;
 
   constructor(
     source: EngineSource,
@@ -373,13 +376,24 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
 
   /**
    * Live sessions across the store, in O(groups): one ZCOUNT per group of users over the live sets
-   * the scripts keep as they create, slide and end sessions. Expired sessions drop out of the count
+   * the scripts keep as they create, slide and end sessions (one script for all groups on a single
+   * Redis, one per group on a Cluster). Expired sessions drop out of the count
    * by their expiry score even if no script ever runs for them. Never scans. While Redis is away it
    * rejects with `RedisUnavailableError` rather than count one instance's memory, unless
    * `{ fallback: true }` asks for that count.
    */
   async activeSessions(options: { fallback?: boolean } = {}): Promise<number> {
     const fallback = options.fallback ?? false;
+    if (this.countInOneCall) {
+      // A single Redis (or the memory store) takes every group in one script; a Cluster refuses it
+      // (CROSSSLOT) and is asked one group at a time from then on.
+      try {
+        return Number(await this.engine.runScript(sessionCountScript(SESSION_GROUPS), ALL_LIVE_KEYS, [], { fallback }));
+      } catch (error) {
+        if (!/CROSSSLOT/.test(error instanceof Error ? error.message : '')) throw error;
+        this.countInOneCall = false;
+      }
+    }
     let total = 0;
     for (let from = 0; from < SESSION_GROUPS; from += COUNT_BATCH) {
       const counts = await Promise.all(

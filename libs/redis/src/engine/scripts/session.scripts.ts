@@ -317,8 +317,20 @@ export const SESSION_COUNT = defineScript({
   name: 'session-count',
   version: 1,
   file: 'session-count.lua',
-  twin: (store, [live], _args, now) => store.zrangeByScore(live!, now + 1, Infinity).length,
+  twin: (store, keys, _args, now) => keys.reduce((total, live) => total + store.zrangeByScore(live, now + 1, Infinity).length, 0),
 });
+
+const countVariants = new Map<number, ScriptDefinition>();
+/** The count script over `groups` live sets (one command name per key count, one SHA). */
+export function sessionCountScript(groups: number): ScriptDefinition {
+  if (groups === 1) return SESSION_COUNT;
+  let script = countVariants.get(groups);
+  if (!script) {
+    script = { ...SESSION_COUNT, numberOfKeys: groups, commandName: `${SESSION_COUNT.commandName}_k${groups}` };
+    countVariants.set(groups, script);
+  }
+  return script;
+}
 
 export const DENYLIST_ADD = defineScript({
   name: 'denylist-add',
