@@ -308,6 +308,30 @@ const SESSION_CASE: ScriptCase = {
       if (step % 100 === 99) await sleep(300);
     }
   },
+  examples: {
+    'a creation replayed from an outage is refused once a revokeAll ran after the outage began': async (e, k) => {
+      const u = spaced(k(''), 'AAAAAAAAAAAAAAAAAAAAAA');
+      const create = (h: string, notBefore: number | '') =>
+        e.runScript(SESSION_CREATE, [u.idx, u.session(h), u.refresh(`r${h}`), u.family(`f${h}`), u.live, u.epoch], [h, `r${h}`, `f${h}`, 60_000, 600_000, 0, '', 'uid', 'ua', 'ip', '{}', notBefore]);
+      const revokeAll = (since: number | '') => e.runScript(sessionRevokeAllScript(0), [u.idx, u.live, u.epoch], ['', since, 600_000]);
+      expect(((await create('a', Date.now() - 60_000)) as number[])[0]).toBe(1);
+      // The epoch key exists with the user's first session (no revokeAll yet), for its absolute lifetime.
+      expect(await e.get(u.epoch)).toBe('0');
+      expect(await e.pttl(u.epoch)).toBeGreaterThan(500_000);
+      expect(((await revokeAll('')) as number[])[0]).toBe(1);
+      const epoch = Number(await e.get(u.epoch));
+      expect(Math.abs(epoch - Date.now())).toBeLessThan(5_000);
+      // Made during an outage that began before the revokeAll: a later revocation covers it.
+      expect(await create('b', Date.now() - 60_000)).toEqual([-3]);
+      expect(await e.zcard(u.idx)).toBe(0);
+      // Made during an outage that began after it, or not replayed at all: created.
+      expect(((await create('c', Date.now() + 60_000)) as number[])[0]).toBe(1);
+      expect(((await create('d', '')) as number[])[0]).toBe(1);
+      // A revokeAll replayed with an earlier outage start never lowers the epoch.
+      await revokeAll(Date.now() - 120_000);
+      expect(Number(await e.get(u.epoch))).toBe(epoch);
+    },
+  },
 };
 
 /* ------------------------------------------------------------------------------------------------
