@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { Controller, Get, Param, UseGuards, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { startCluster, startRedis, startSentinelGroup, waitUntil, type RedisClusterHandle, type RedisProcess, type SentinelGroupHandle } from '../../../../test/support/index.js';
+import { startCluster, startRedis, startSentinelGroup, waitUntil, type RedisClusterHandle, type RedisProcess, type SentinelGroupHandle } from '@nestjs-redis-kit/test-support';
 import { Cacheable } from '../../src/cache/cache.interceptor.js';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
