@@ -124,7 +124,12 @@ describe('demo and gateway over HTTP: two instances of each on one Redis', () =>
     expect(rotated.body.sessionId).not.toBe(dave2.sessionId);
     expect((await call(GA.url, 'GET', '/api/auth/sessions', { token: dave2.sessionId })).status).toBe(401);
     expect((await call(GA.url, 'GET', '/api/auth/sessions', { token: rotated.body.sessionId })).status).toBe(200);
-    // Reuse of the retired refresh token: refused, and the family (the rotated session) is revoked.
+    // The retired token again within session.refreshGrace (5 s): a retried request gets the same pair.
+    const retried = await call(GA.url, 'POST', '/api/auth/refresh', { body: { refreshToken: dave2.refreshToken } });
+    expect(retried.status).toBe(200);
+    expect(retried.body.sessionId).toBe(rotated.body.sessionId);
+    // Reuse after the grace window: refused, and the family (the rotated session) is revoked.
+    await new Promise((r) => setTimeout(r, 5_500));
     expect((await call(GA.url, 'POST', '/api/auth/refresh', { body: { refreshToken: dave2.refreshToken } })).status).toBe(401);
     expect((await call(GB.url, 'GET', '/api/auth/sessions', { token: rotated.body.sessionId })).status).toBe(401);
     expect((await call(GA.url, 'POST', '/api/auth/refresh', { body: {} })).status).toBe(400);

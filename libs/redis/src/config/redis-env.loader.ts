@@ -29,6 +29,7 @@ export const REDIS_ENV_VARIABLES = [
   'REDIS_CLUSTER_NODES',
   'REDIS_FALLBACK',
   'REDIS_COMMAND_TIMEOUT_MS',
+  'REDIS_SESSION_SECRET',
 ] as const;
 
 type EnvName = (typeof REDIS_ENV_VARIABLES)[number] | 'NODE_ENV';
@@ -134,6 +135,9 @@ class RedisEnvironment {
 
   @Expose() @trimmed() @IsOptional() @Rule(isInt(1, 600_000), 'must be an integer number of milliseconds from 1 to 600000')
   REDIS_COMMAND_TIMEOUT_MS?: string;
+
+  @Expose() @trimmed() @IsOptional() @Rule((v) => v.length >= 32, 'must be at least 32 characters (e.g. 32 random bytes in base64)', true)
+  REDIS_SESSION_SECRET?: string;
 }
 
 /** Options of {@link redisOptionsFromEnv}. */
@@ -203,6 +207,7 @@ export function redisOptionsFromEnv(source: EnvSource = process.env, envOptions:
   if (env.REDIS_CLUSTER_NODES) options.cluster = { nodes: parseAddressList(env.REDIS_CLUSTER_NODES) };
   if (env.REDIS_FALLBACK) options.fallback = env.REDIS_FALLBACK as 'memory' | 'none';
   if (env.REDIS_COMMAND_TIMEOUT_MS) options.commandTimeoutMs = Number(env.REDIS_COMMAND_TIMEOUT_MS);
+  if (env.REDIS_SESSION_SECRET) options.session = { secret: env.REDIS_SESSION_SECRET };
   return options;
 }
 

@@ -70,6 +70,10 @@ export function createRedisClient(
         clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
         retryDelayOnFailover: 100,
         retryDelayOnClusterDown: 100,
+        // A multi-key command (every session script) on a slot whose keys are half migrated gets
+        // TRYAGAIN; ioredis resends it after this delay (ASK it follows at once), up to
+        // maxRedirections (16) times. Short, so several resends fit in commandTimeoutMs.
+        retryDelayOnTryAgain: 20,
         slotsRefreshTimeout: 1_000,
       });
   }

@@ -3,7 +3,10 @@ import { toMs, type Duration } from '../duration.js';
 
 /** The `session` section of `RedisModuleOptions`; it also configures `TokenDenylist`. */
 export interface SessionOptions {
-  /** Sliding idle timeout: a session unused this long ends. Default `'30m'`. */
+  /**
+   * Sliding idle timeout: a session unused this long ends. Default `'30m'`, or the absolute timeout
+   * when that is shorter (an idle timeout you did not set follows the absolute one).
+   */
   idleTimeout?: Duration;
   /** Absolute timeout from creation: no touch or refresh extends a session past it. Default `'8h'`. */
   absoluteTimeout?: Duration;
@@ -35,11 +38,32 @@ export interface SessionOptions {
    * logged once (`'warn'`, default), stops start-up (`'refuse'`), or is not checked (`'off'`).
    */
   evictionCheck?: 'warn' | 'refuse' | 'off';
+  /**
+   * A second presentation of the same refresh token within this window after its rotation (a
+   * retried request, two tabs or two instances racing) returns the same new pair instead of
+   * revoking the family; after it, reuse revokes the family. 0 disables the grace. Default `'5s'`.
+   */
+  refreshGrace?: Duration;
+  /**
+   * Server secret (at least 32 characters, e.g. 32 random bytes in base64) keying the HMAC that
+   * turns a user id into the opaque routing tag of session ids (and `hashIp`). Every instance must
+   * use the same one; changing it ends every session. When unset, a random secret is generated
+   * once and kept in Redis (`sess:secret`, SET NX), shared by every instance on that Redis.
+   */
+  secret?: string;
+  /** Store the client IP as a keyed hash (HMAC-SHA256 with `secret`) instead of in clear. Default false. */
+  hashIp?: boolean;
   denylist?: {
     /** While Redis is unavailable: `'closed'` (default) says every token is denied; `'open'` answers from this instance's own outage-time entries. */
     whenUnavailable?: 'closed' | 'open';
     /** Entries whose `exp` lies further ahead than this are refused as absurd. Default `'366d'`. */
     maxTtl?: Duration;
+    /**
+     * Entries are kept this long past the token's `exp`, because verifiers accept a token for a
+     * while after `exp` (JWT libraries' clock tolerance) and an app's clock may be behind Redis's.
+     * Set it to at least the verifiers' tolerance plus the clock drift you allow. Default `'60s'`.
+     */
+    clockSkew?: Duration;
   };
 }
 
@@ -54,8 +78,11 @@ export interface ResolvedSessionOptions {
   touchThrottleMs: number;
   sweepIntervalMs: number;
   maxDataBytes: number;
+  refreshGraceMs: number;
+  hashIp: boolean;
   denylistWhenUnavailable: 'closed' | 'open';
   denylistMaxTtlMs: number;
+  denylistClockSkewMs: number;
 }
 
 /**
@@ -74,8 +101,13 @@ export const SESSION_DEFAULTS = {
   replicationTimeout: '100ms',
   sweepInterval: '1m',
   maxDataBytes: 4096,
+  // Long enough for a retried request or two racing instances, short enough that a stolen token
+  // replayed later still trips reuse detection (RFC 9700 4.14.2).
+  refreshGrace: '5s',
+  hashIp: false,
   denylistWhenUnavailable: 'closed',
   denylistMaxTtl: '366d',
+  denylistClockSkew: '60s',
 } as const;
 
 export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSessionOptions {
@@ -89,8 +121,12 @@ export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSes
     }
   };
   const o = options ?? {};
-  const idleMs = ms(o.idleTimeout, SESSION_DEFAULTS.idleTimeout, 'session.idleTimeout');
   const absoluteMs = ms(o.absoluteTimeout, SESSION_DEFAULTS.absoluteTimeout, 'session.absoluteTimeout');
+  // An idle timeout the user did not set follows a shorter absolute one instead of refusing it.
+  const idleMs =
+    o.idleTimeout === undefined
+      ? Math.min(ms(undefined, SESSION_DEFAULTS.idleTimeout, 'session.idleTimeout'), absoluteMs > 0 ? absoluteMs : Infinity)
+      : ms(o.idleTimeout, SESSION_DEFAULTS.idleTimeout, 'session.idleTimeout');
   if (idleMs <= 0) problems.push('session.idleTimeout must be greater than 0');
   if (absoluteMs <= 0) problems.push('session.absoluteTimeout must be greater than 0');
   if (idleMs > 0 && absoluteMs > 0 && idleMs > absoluteMs) problems.push('session.idleTimeout must not exceed session.absoluteTimeout');
@@ -107,11 +143,18 @@ export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSes
   const sweepIntervalMs = ms(o.sweepInterval, SESSION_DEFAULTS.sweepInterval, 'session.sweepInterval');
   const maxDataBytes = o.maxDataBytes ?? SESSION_DEFAULTS.maxDataBytes;
   if (!Number.isInteger(maxDataBytes) || maxDataBytes <= 0) problems.push(`session.maxDataBytes must be a positive integer (got ${String(o.maxDataBytes)})`);
+  const refreshGraceMs = ms(o.refreshGrace, SESSION_DEFAULTS.refreshGrace, 'session.refreshGrace');
+  if (o.secret !== undefined && (typeof o.secret !== 'string' || o.secret.length < 32)) {
+    problems.push('session.secret must be a string of at least 32 characters (e.g. 32 random bytes in base64)');
+  }
+  const hashIp = o.hashIp ?? SESSION_DEFAULTS.hashIp;
+  if (typeof hashIp !== 'boolean') problems.push(`session.hashIp must be true or false (got ${JSON.stringify(o.hashIp)})`);
   const denylistWhenUnavailable = o.denylist?.whenUnavailable ?? SESSION_DEFAULTS.denylistWhenUnavailable;
   if (denylistWhenUnavailable !== 'closed' && denylistWhenUnavailable !== 'open') {
     problems.push(`session.denylist.whenUnavailable must be 'closed' or 'open' (got ${JSON.stringify(o.denylist?.whenUnavailable)})`);
   }
   const denylistMaxTtlMs = ms(o.denylist?.maxTtl, SESSION_DEFAULTS.denylistMaxTtl, 'session.denylist.maxTtl');
+  const denylistClockSkewMs = ms(o.denylist?.clockSkew, SESSION_DEFAULTS.denylistClockSkew, 'session.denylist.clockSkew');
   if (problems.length > 0) throw new RedisConfigError(problems);
   return {
     idleMs,
@@ -124,7 +167,10 @@ export function resolveSessionOptions(options: SessionOptions = {}): ResolvedSes
     touchThrottleMs,
     sweepIntervalMs,
     maxDataBytes,
+    refreshGraceMs,
+    hashIp,
     denylistWhenUnavailable,
     denylistMaxTtlMs,
+    denylistClockSkewMs,
   };
 }

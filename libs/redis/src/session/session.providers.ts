@@ -37,8 +37,9 @@ export function sessionProviders(name: string): Provider[] {
       provide: SessionService,
       useFactory: (options: SessionSection, moduleRef: ModuleRef, metrics: RedisMetrics) => {
         const service = new SessionService(engineSource(options, moduleRef, name), options?.session);
-        // Read at scrape time (the exporter bounds it): active sessions are a fact of the store.
-        metrics.observeActiveSessions(async () => (await service.stats({ top: 0 })).activeSessions);
+        // Read at scrape time (the exporter bounds it): active sessions are a fact of the store,
+        // counted from the live sets the scripts keep (one ZCOUNT per group, never a SCAN).
+        metrics.observeActiveSessions(() => service.activeSessions());
         service.onReuseDetected(() => metrics.refreshTokenReused());
         return service;
       },

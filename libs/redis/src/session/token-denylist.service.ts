@@ -11,14 +11,14 @@ export interface DenyInput {
   jti: string;
   /** The JWT `iss` claim: two issuers may use the same jti. */
   iss: string;
-  /** The JWT `exp` claim, in seconds since the epoch: the entry is kept until then. */
+  /** The JWT `exp` claim, in seconds since the epoch: the entry is kept until then plus `denylist.clockSkew`. */
   exp: number;
 }
 
 const MAX_CLAIM_LENGTH = 1024;
 
 /**
- * A JWT deny-list keyed by (iss, jti) and kept until the token's own `exp`. Never keyed by the raw
+ * A JWT deny-list keyed by (iss, jti) and kept until the token's own `exp` plus a clock-skew margin. Never keyed by the raw
  * JWT or its hash: signature malleability would let a re-encoded revoked token through (OWASP JWT
  * Cheat Sheet). Claims are hashed into the key, so they cannot break out of their segment.
  *
@@ -46,8 +46,9 @@ export class TokenDenylist {
   }
 
   /**
-   * Denies the token until its `exp`. Resolves false, storing nothing, when `exp` has already
-   * passed on the Redis clock: an expired token is refused by its own `exp` check.
+   * Denies the token until its `exp` plus `session.denylist.clockSkew` (default 60 s): a verifier
+   * with clock tolerance, or a clock behind Redis's, still accepts the token for a while after
+   * `exp`. Resolves false, storing nothing, when that moment has already passed on the Redis clock.
    */
   async deny(input: DenyInput): Promise<boolean> {
     const key = this.keyOf(input);
@@ -59,7 +60,10 @@ export class TokenDenylist {
     }
     // A security write: journaled apart while Redis is away, and the call fails (JournalFullError)
     // rather than resolve and be lost when that journal is full.
-    const stored = Number(await this.engine.runScript(DENYLIST_ADD, [key], [expMs], { replayOnRecovery: 'security', capability: 'denylist' })) === 1;
+    const stored =
+      Number(
+        await this.engine.runScript(DENYLIST_ADD, [key], [expMs, this.options.denylistClockSkewMs], { replayOnRecovery: 'security', capability: 'denylist' }),
+      ) === 1;
     if (stored) this.counters.denied++;
     else this.counters.expiredNoop++;
     if (this.options.durability === 'replicated') {

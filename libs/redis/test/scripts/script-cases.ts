@@ -6,14 +6,17 @@ import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from '../../src/engine/script
 import { RATE_LIMIT_ALGORITHM_CODE, rateLimitCheckScript } from '../../src/engine/scripts/rate-limit.scripts.js';
 import {
   DENYLIST_ADD,
+  SESSION_COUNT,
   SESSION_CREATE,
-  SESSION_LIST,
+  SESSION_FORGET,
   SESSION_REFRESH,
   SESSION_REVOKE,
-  SESSION_REVOKE_ALL,
   SESSION_TOUCH,
+  sessionListScript,
+  sessionRevokeAllScript,
 } from '../../src/engine/scripts/session.scripts.js';
 import type { StoreEngine } from '../../src/engine/store-engine.port.js';
+import { userKeys, type UserKeys } from '../../src/session/session.tokens.js';
 import type { RateLimitAlgorithm } from '../../src/rate-limit/rate-limit.options.js';
 
 /**
@@ -22,6 +25,8 @@ import type { RateLimitAlgorithm } from '../../src/rate-limit/rate-limit.options
  * only make sense together (the session scripts) share one case. The suite fails for a script of
  * ALL_SCRIPTS that has no case here, and for a case whose sequence never ran one of its scripts.
  */
+
+export type ScriptArgs = (string | number)[] | ((engine: StoreEngine) => Promise<(string | number)[]>);
 
 export type Compare = (lua: ScriptReply, twin: ScriptReply) => string | null;
 
@@ -32,9 +37,10 @@ export interface SequenceContext {
   space: string;
   /**
    * Runs the script with the same keys and arguments as Lua on Redis and as its twin in memory,
-   * at the same moment, and fails unless the replies are equal; returns the twin's reply.
+   * at the same moment, and fails unless the replies are equal; returns the twin's reply. Arguments
+   * that depend on what each side holds (a record stamped with that side's clock) are read per side.
    */
-  run(script: ScriptDefinition, keys: string[], args: (string | number)[], options?: { normalize?: (r: ScriptReply) => ScriptReply; compare?: Compare }): Promise<ScriptReply>;
+  run(script: ScriptDefinition, keys: string[], args: ScriptArgs, options?: { normalize?: (r: ScriptReply) => ScriptReply; compare?: Compare }): Promise<ScriptReply>;
   /** A plain engine operation on both sides (to set up state a script reads). */
   both<T>(op: (engine: StoreEngine) => Promise<T>): Promise<T>;
   /** Counts an outcome, for `reaches`. */
@@ -148,58 +154,184 @@ const ENGINE_CASE: ScriptCase = {
 /** list replies are ordered by expiry; entries created in the same millisecond tie on one clock only. */
 const byHash = (reply: ScriptReply): ScriptReply => (Array.isArray(reply) ? [...reply].sort((x, y) => String((x as ScriptReply[])[0]).localeCompare(String((y as ScriptReply[])[0]))) : reply);
 
+/** A user's keys as the session service builds them, under the run's space (the hash tag is kept). */
+function spaced(space: string, tag: string): UserKeys {
+  const k = userKeys(tag);
+  return {
+    tag,
+    base: space + k.base,
+    idx: space + k.idx,
+    live: space + k.live,
+    epoch: space + k.epoch,
+    session: (h) => space + k.session(h),
+    refresh: (h) => space + k.refresh(h),
+    family: (f) => space + k.family(f),
+  };
+}
+
 const SESSION_CASE: ScriptCase = {
-  seeds: [20261122],
+  seeds: [20261201],
   // The sequence reached every branch, or it proved less than it claims.
-  reaches: once(['create:1', 'touch:1', 'touch:0', 'refresh:1', 'refresh:0', 'refresh:-1', 'revoke:1', 'revoke:0', 'list:some', 'deny:1', 'deny:0']),
+  reaches: once([
+    'create:1',
+    'create:1:evicted',
+    'create:-3',
+    'touch:1',
+    'touch:0',
+    'refresh:1',
+    'refresh:2',
+    'refresh:0',
+    'refresh:-1',
+    'refresh:-3',
+    'revoke:1',
+    'revoke:0',
+    'forget:2',
+    'list:1:some',
+    'list:0:some',
+    'revokeAll:some',
+    'count:some',
+    'deny:1',
+    'deny:0',
+  ]),
   async sequence({ random, space, run, both, note, sleep }) {
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     const token = (n = 43) => Array.from({ length: n }, () => ALPHABET[Math.floor(random() * 64)]).join('');
-    const users = [1, 2, 3].map((i) => `${space}sess:{u:${i}}:`);
-    const sessions = new Map<string, string[]>(users.map((u) => [u, []]));
-    const refreshes = new Map<string, string[]>(users.map((u) => [u, []]));
+    // Three users; the first two share a group (a live set), as users of one group do.
+    const users: UserKeys[] = [spaced(space, 'AAAA' + token(18)), spaced(space, 'AAAA' + token(18)), spaced(space, token(22))];
+    const sessions = new Map<UserKeys, string[]>(users.map((u) => [u, []]));
+    const refreshes = new Map<UserKeys, string[]>(users.map((u) => [u, []]));
+    const families = new Map<string, { fam: string; rh: string }>();
+    // The index on both sides (members only: scores are expiries on two clocks).
+    const indexed = (u: UserKeys) => both(async (e) => (await e.zrange(u.idx, 0, -1)).map((x) => x.member).sort());
+    // Sometimes only the first few (n = 0, 1, 2 each get their command variant), else about 90%.
+    const declare = (hashes: string[]) => (random() < 0.3 ? hashes.slice(0, Math.floor(random() * 3)) : hashes.filter(() => random() < 0.9));
+
+    /** As the service does: read the record (and the family pointer) first, declare every key. True when it rotated with a grace. */
+    const refresh = async (u: UserKeys, presented: string): Promise<boolean> => {
+      // The same record on both sides, but for the grace deadline, an epoch ms on each side's clock.
+      const record = await both(async (e) => (await e.get(u.refresh(presented)))?.replace(/:\d{13}:/, ':T:') ?? null);
+      if (record === null) {
+        note('refresh:unknown');
+        return false;
+      }
+      const fam = record.split(':')[1]!;
+      const current = record.startsWith('c:') ? '' : ((await both((e) => e.get(u.family(fam)))) ?? '');
+      const s = record.startsWith('c:') ? record.slice(3 + fam.length) : current;
+      const h = token();
+      const rh = token();
+      const grace = random() < 0.5 ? 0 : 100_000;
+      const stale = random() < 0.1;
+      const sealed = grace ? `sealed${token(8)}` : '';
+      const reply = (await run(
+        SESSION_REFRESH,
+        [u.refresh(presented), u.family(fam), u.session(s), u.idx, u.live, u.session(h), u.refresh(rh)],
+        async (e) => [presented, stale ? 'c:stale:x' : ((await e.get(u.refresh(presented))) ?? ''), current, h, rh, grace, sealed],
+      )) as ScriptReply[];
+      note(`refresh:${String(reply[0])}`);
+      if (reply[0] !== 1) return false;
+      sessions.get(u)!.push(h);
+      refreshes.get(u)!.push(rh);
+      families.set(h, { fam, rh });
+      return grace > 0;
+    };
 
     for (let step = 0; step < 400; step++) {
-      const base = pick(users);
-      const known = sessions.get(base)!;
-      const knownRefresh = refreshes.get(base)!;
+      // Steps at distinct milliseconds on both clocks, so expiry scores never tie on one side only
+      // (eviction picks the lowest score).
+      await sleep(2);
+      const u = pick(users);
+      const known = sessions.get(u)!;
+      const knownRefresh = refreshes.get(u)!;
       const dice = random();
       if (dice < 0.25 || known.length === 0) {
         const h = token();
         const rh = token();
+        const fam = token(22);
+        // A short session is dead by the next step on both clocks (steps are 2 ms apart at least):
+        // an expiry that fell between the two sides' reads of the clock would differ by timing alone.
         const short = random() < 0.2;
-        const reply = (await run(SESSION_CREATE, [base], [h, rh, token(22), short ? 150 : 3_600_000, 7_200_000, 0, '', base, 'ua', 'ip', '{"n":1}'])) as number[];
-        note(`create:${reply[0]}`);
-        known.push(h);
-        knownRefresh.push(rh);
-      } else if (dice < 0.45) {
-        const reply = (await run(SESSION_TOUCH, [base], [random() < 0.9 ? pick(known) : token(), random() < 0.8 ? '1' : '0', random() < 0.5 ? 0 : 60_000])) as ScriptReply[];
-        note(`touch:${reply[0]}`);
-      } else if (dice < 0.65) {
-        const h = token();
-        const rh = token();
-        const reply = (await run(SESSION_REFRESH, [base], [random() < 0.9 ? pick(knownRefresh) : token(), h, rh])) as number[];
-        note(`refresh:${reply[0]}`);
+        const cap = random() < 0.2 ? 2 : 0;
+        const origin = random() < 0.1 ? Date.now() - 5_000 : '';
+        // A replayed creation: its outage began long before (or after) any revokeAll of the sequence.
+        const replay = random();
+        const notBefore = replay < 0.15 ? Date.now() - 600_000 : replay < 0.25 ? Date.now() + 600_000 : '';
+        const reply = (await run(
+          SESSION_CREATE,
+          [u.idx, u.session(h), u.refresh(rh), u.family(fam), u.live, u.epoch],
+          [h, rh, fam, short ? 1 : 3_600_000, 7_200_000, cap, origin, space, 'ua', 'ip', '{"n":1}', notBefore],
+        )) as number[];
+        note(`create:${reply[0]}${reply[4] ? ':evicted' : ''}`);
         if (reply[0] === 1) {
           known.push(h);
           knownRefresh.push(rh);
+          families.set(h, { fam, rh });
         }
+      } else if (dice < 0.4) {
+        const h = random() < 0.9 ? pick(known) : token();
+        const reply = (await run(SESSION_TOUCH, [u.session(h), u.idx, u.live], [h, random() < 0.8 ? '1' : '0', random() < 0.5 ? 0 : 60_000])) as ScriptReply[];
+        note(`touch:${reply[0]}`);
+      } else if (dice < 0.6) {
+        const presented = random() < 0.9 ? pick(knownRefresh) : token();
+        const rotated = await refresh(u, presented);
+        // A client retrying the same token right away (the case refreshGrace is for).
+        if (rotated && random() < 0.5) await refresh(u, presented);
+      } else if (dice < 0.7) {
+        const h = pick(known);
+        const reply = (await run(SESSION_REVOKE, [u.session(h), u.idx, u.live], [h])) as ScriptReply[];
+        note(`revoke:${String(reply[0])}`);
+        const f = families.get(h);
+        if (f && random() < 0.7) note(`forget:${String(await run(SESSION_FORGET, [u.family(f.fam), u.refresh(f.rh)], [h, f.fam]))}`);
       } else if (dice < 0.75) {
-        note(`revoke:${String(await run(SESSION_REVOKE, [base], [pick(known)]))}`);
-      } else if (dice < 0.8) {
-        note(`revokeAll:${String(await run(SESSION_REVOKE_ALL, [base], [random() < 0.5 ? pick(known) : '']))}`);
-      } else if (dice < 0.92) {
-        const reply = (await run(SESSION_LIST, [base], [], { normalize: byHash })) as ScriptReply[];
-        note(`list:${reply.length > 0 ? 'some' : 'none'}`);
+        const keep = random() < 0.5 ? pick(known) : '';
+        // Declare what the index holds, sometimes not all of it (a session indexed after the read).
+        const hashes = declare((await indexed(u)).filter((h) => h !== keep));
+        // Replayed after an outage, the epoch dates from the outage's start.
+        const since = random() < 0.3 ? Date.now() - 30_000 : '';
+        const hold = pick([7_200_000, 60_000]);
+        const reply = (await run(sessionRevokeAllScript(hashes.length), [u.idx, u.live, u.epoch, ...hashes.map(u.session)], [keep, since, hold, ...hashes])) as ScriptReply[];
+        note(`revokeAll:${Number(reply[0]) > 0 ? 'some' : 'none'}`);
+      } else if (dice < 0.85) {
+        const hashes = declare(await indexed(u));
+        const reply = (await run(sessionListScript(hashes.length), [u.idx, u.live, ...hashes.map(u.session)], hashes, {
+          normalize: (r) => [(r as ScriptReply[])[0]!, byHash((r as ScriptReply[])[1]!)],
+        })) as ScriptReply[];
+        note(`list:${String(reply[0])}:${(reply[1] as ScriptReply[]).length > 0 ? 'some' : 'none'}`);
+      } else if (dice < 0.9) {
+        note(`count:${Number(await run(SESSION_COUNT, [u.live], [])) > 0 ? 'some' : 'none'}`);
       } else {
         const key = `${space}sess:dl:${token(8)}`;
         const exp = Date.now() + (random() < 0.3 ? -1_000 : 60_000);
-        note(`deny:${String(await run(DENYLIST_ADD, [key], [exp]))}`);
+        const skew = random() < 0.5 ? 0 : 500;
+        note(`deny:${String(await run(DENYLIST_ADD, [key], [exp, skew]))}`);
         await both((e) => e.exists(key));
       }
       // Every so often let the short-lived sessions expire, so the expiry branches run too.
       if (step % 100 === 99) await sleep(300);
     }
+  },
+  examples: {
+    'a creation replayed from an outage is refused once a revokeAll ran after the outage began': async (e, k) => {
+      const u = spaced(k(''), 'AAAAAAAAAAAAAAAAAAAAAA');
+      const create = (h: string, notBefore: number | '') =>
+        e.runScript(SESSION_CREATE, [u.idx, u.session(h), u.refresh(`r${h}`), u.family(`f${h}`), u.live, u.epoch], [h, `r${h}`, `f${h}`, 60_000, 600_000, 0, '', 'uid', 'ua', 'ip', '{}', notBefore]);
+      const revokeAll = (since: number | '') => e.runScript(sessionRevokeAllScript(0), [u.idx, u.live, u.epoch], ['', since, 600_000]);
+      expect(((await create('a', Date.now() - 60_000)) as number[])[0]).toBe(1);
+      // The epoch key exists with the user's first session (no revokeAll yet), for its absolute lifetime.
+      expect(await e.get(u.epoch)).toBe('0');
+      expect(await e.pttl(u.epoch)).toBeGreaterThan(500_000);
+      expect(((await revokeAll('')) as number[])[0]).toBe(1);
+      const epoch = Number(await e.get(u.epoch));
+      expect(Math.abs(epoch - Date.now())).toBeLessThan(5_000);
+      // Made during an outage that began before the revokeAll: a later revocation covers it.
+      expect(await create('b', Date.now() - 60_000)).toEqual([-3]);
+      expect(await e.zcard(u.idx)).toBe(0);
+      // Made during an outage that began after it, or not replayed at all: created.
+      expect(((await create('c', Date.now() + 60_000)) as number[])[0]).toBe(1);
+      expect(((await create('d', '')) as number[])[0]).toBe(1);
+      // A revokeAll replayed with an earlier outage start never lowers the epoch.
+      await revokeAll(Date.now() - 120_000);
+      expect(Number(await e.get(u.epoch))).toBe(epoch);
+    },
   },
 };
 
@@ -314,6 +446,8 @@ export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
   'session-revoke-all': SESSION_CASE,
   'session-refresh': SESSION_CASE,
   'session-list': SESSION_CASE,
+  'session-forget': SESSION_CASE,
+  'session-count': SESSION_CASE,
   'denylist-add': SESSION_CASE,
   'rate-limit-check': RATE_LIMIT_CASE,
   'collection-map-put': COLLECTIONS_CASE,

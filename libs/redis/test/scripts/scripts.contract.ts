@@ -10,8 +10,15 @@ import { rng, sameReply, SCRIPT_CASES, type ScriptCase, type SequenceContext } f
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Epoch-millisecond strings (hash fields such as "exp") compare as numbers, with the clock tolerance. */
-const field = (v: string): ScriptReply => (/^\d{13,}$/.test(v) ? Number(v) : v);
+/**
+ * Epoch-millisecond strings (hash fields such as "exp") compare as numbers, with the clock
+ * tolerance; so do the ones inside a `:`-separated value (a refresh record's grace deadline).
+ */
+const field = (v: string): ScriptReply => {
+  if (/^\d{13,}$/.test(v)) return Number(v);
+  if (/(^|:)\d{13,}(:|$)/.test(v)) return v.split(':').map((part) => (/^\d{13,}$/.test(part) ? Number(part) : part));
+  return v;
+};
 
 /** A key's type and content in one comparable shape; undefined when the key is gone. */
 async function read(e: StoreEngine, key: string): Promise<ScriptReply | undefined> {
@@ -126,11 +133,13 @@ export function runScriptContract(topology: string, open: () => Promise<EngineTa
           note: (what) => outcomes.set(what, (outcomes.get(what) ?? 0) + 1),
           async run(script, keys, args, options = {}) {
             ran.add(script.commandName);
-            const [l, t] = await Promise.all([redis.engine.runScript(script, keys, args), memory.runScript(script, keys, args)]);
+            const [l, t] = await Promise.all(
+              [redis.engine, memory].map(async (e) => e.runScript(script, keys, typeof args === 'function' ? await args(e) : args)),
+            );
             const normalize = options.normalize ?? ((r: ScriptReply) => r);
-            const diff = (options.compare ?? sameReply)(normalize(l), normalize(t));
+            const diff = (options.compare ?? sameReply)(normalize(l!), normalize(t!));
             if (diff) throw new Error(`${script.commandName}(${JSON.stringify(keys)}, ${JSON.stringify(args)}) differs between Lua on Redis and its twin in memory: ${diff}`);
-            return t;
+            return t!;
           },
           async both(op) {
             const [l, t] = await Promise.all([op(redis.engine), op(memory)]);

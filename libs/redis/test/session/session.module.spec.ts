@@ -48,7 +48,7 @@ describe('SessionService and TokenDenylist in a Nest app', () => {
     await denylist.deny({ jti: 'j1', iss: 'me', exp: Math.floor(Date.now() / 1000) + 60 });
 
     const onSessions = await keysOf(sessionRedis);
-    expect(onSessions.some((k) => k.startsWith('auth:sess:{u:'))).toBe(true);
+    expect(onSessions.some((k) => k.startsWith('auth:sess:{s:'))).toBe(true);
     expect(onSessions.some((k) => k.startsWith('auth:sess:dl:'))).toBe(true);
     expect((await keysOf(cacheRedis)).filter((k) => k.includes('sess:'))).toEqual([]);
     await app.close();
@@ -60,7 +60,7 @@ describe('SessionService and TokenDenylist in a Nest app', () => {
     apps.push(app);
     const s = await app.get(SessionService).create({ userId: 'erin' });
     expect(await app.get(SessionService).validate(s.sessionId)).not.toBeNull();
-    expect((await keysOf(cacheRedis)).some((k) => k.startsWith('plain:sess:{u:'))).toBe(true);
+    expect((await keysOf(cacheRedis)).some((k) => k.startsWith('plain:sess:{s:'))).toBe(true);
   });
 
   it('bad session options or an unknown connection stop start-up with a message naming them', async () => {

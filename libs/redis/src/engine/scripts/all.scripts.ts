@@ -3,7 +3,17 @@ import { CACHE_LOCK_FAIL } from './cache.scripts.js';
 import { COLLECTION_MAP_PUT } from './collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from './engine.scripts.js';
 import { rateLimitCheckScript } from './rate-limit.scripts.js';
-import { DENYLIST_ADD, SESSION_CREATE, SESSION_LIST, SESSION_REFRESH, SESSION_REVOKE, SESSION_REVOKE_ALL, SESSION_TOUCH } from './session.scripts.js';
+import {
+  DENYLIST_ADD,
+  SESSION_COUNT,
+  SESSION_CREATE,
+  SESSION_FORGET,
+  SESSION_REFRESH,
+  SESSION_REVOKE,
+  SESSION_TOUCH,
+  sessionListScript,
+  sessionRevokeAllScript,
+} from './session.scripts.js';
 
 /**
  * Every script the library defines, listed once. The script contract suite
@@ -12,7 +22,9 @@ import { DENYLIST_ADD, SESSION_CREATE, SESSION_LIST, SESSION_REFRESH, SESSION_RE
  * that has no input generator there. A new script is covered by being added here.
  *
  * The rate-limit check is one Lua and one twin under a command per policy count (1 to
- * MAX_POLICIES_PER_CALL); the variants listed are the counts the suite drives.
+ * MAX_POLICIES_PER_CALL); the variants listed are the counts the suite drives. Likewise session
+ * revokeAll and list, one command per number of session records they declare, and the session
+ * count, one command per number of live sets (the service uses one, or all of them at once).
  */
 export const ALL_SCRIPTS: readonly ScriptDefinition[] = [
   LOCK_RELEASE,
@@ -22,9 +34,15 @@ export const ALL_SCRIPTS: readonly ScriptDefinition[] = [
   SESSION_CREATE,
   SESSION_TOUCH,
   SESSION_REVOKE,
-  SESSION_REVOKE_ALL,
+  SESSION_FORGET,
+  sessionRevokeAllScript(0),
+  sessionRevokeAllScript(1),
+  sessionRevokeAllScript(2),
   SESSION_REFRESH,
-  SESSION_LIST,
+  sessionListScript(0),
+  sessionListScript(1),
+  sessionListScript(2),
+  SESSION_COUNT,
   DENYLIST_ADD,
   rateLimitCheckScript(1),
   rateLimitCheckScript(2),

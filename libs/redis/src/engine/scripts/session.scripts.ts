@@ -1,27 +1,16 @@
 import type { MemoryStore } from '../memory.store.js';
-import { defineScript, type ScriptReply } from '../script.registry.js';
+import { defineScript, type ScriptDefinition, type ScriptReply } from '../script.registry.js';
 
 /**
  * Session and deny-list scripts (see the .lua headers for keys, arguments and replies). Each twin
- * mirrors its Lua line by line against the memory store; `nowMs` stands in for Redis `TIME`.
+ * mirrors its Lua line by line against the memory store; `nowMs` stands in for Redis `TIME`. Every
+ * key a script touches arrives in KEYS: none is derived inside a script (Cluster slot migration,
+ * key-routing proxies and Dragonfly route by the declared keys).
  */
 
 const num = (text: string | null): number => Number(text);
-
-/** Removes one session and what points at it; 1 when the session existed. */
-function kill(store: MemoryStore, base: string, h: string): number {
-  const s = `${base}s:${h}`;
-  const fam = store.hget(s, 'fam');
-  const rh = store.hget(s, 'rh');
-  const n = store.del(s);
-  store.zrem(`${base}idx`, [h]);
-  if (fam !== null) {
-    const f = `${base}f:${fam}`;
-    if (store.get(f) === h) store.del(f);
-  }
-  if (rh !== null) store.del(`${base}r:${rh}`);
-  return n;
-}
+/** What Lua's tonumber reads as a number (a blank or non-numeric field is nil there). */
+const numeric = (text: string | undefined): boolean => text !== undefined && text.trim() !== '' && Number.isFinite(Number(text));
 
 /** The index lives as long as its longest-lived entry, so a user who never returns leaves nothing behind. */
 function fitIndexTtl(store: MemoryStore, idx: string, now: number): void {
@@ -31,29 +20,31 @@ function fitIndexTtl(store: MemoryStore, idx: string, now: number): void {
 
 export const SESSION_CREATE = defineScript({
   name: 'session-create',
-  version: 2,
+  version: 3,
   file: 'session-create.lua',
-  twin: (store, [base], args, now): ScriptReply => {
+  twin: (store, [idx, s, r, f, live, ep], args, now): ScriptReply => {
     const [h, rh, fam, idleText, absText, capText, origin, uid, ua, ip, data, notBefore] = args as string[];
-    if (notBefore !== undefined && notBefore !== '' && num(store.get(`${base}ep`) ?? '-1') > num(notBefore)) return [-3];
-    const idx = `${base}idx`;
+    if (notBefore !== undefined && notBefore !== '' && num(store.get(ep!) ?? '-1') > num(notBefore)) return [-3];
     const idle = num(idleText!);
     const created = origin !== '' ? Math.min(num(origin!), now) : now;
     const abs = created + num(absText!);
     const exp = Math.min(now + idle, abs);
     if (exp <= now) return [0];
-    const s = `${base}s:${h}`;
-    if (store.exists(s) || store.exists(`${base}r:${rh}`) || store.exists(`${base}f:${fam}`)) return [0];
-    store.zremRangeByScore(idx, -Infinity, now);
-    let evicted = 0;
+    if (store.exists(s!) || store.exists(r!) || store.exists(f!)) return [0];
+    store.zremRangeByScore(idx!, -Infinity, now);
+    store.zremRangeByScore(live!, -Infinity, now);
+    const reply: ScriptReply[] = [1, created, exp, abs, 0];
     const cap = num(capText!);
     if (cap > 0) {
-      while (store.zcard(idx) >= cap) {
-        kill(store, base!, store.zrange(idx, 0, 0)[0]!.member);
-        evicted++;
+      while (store.zcard(idx!) >= cap) {
+        const victim = store.zrange(idx!, 0, 0)[0]!.member;
+        store.zrem(idx!, [victim]);
+        store.zrem(live!, [victim]);
+        reply[4] = (reply[4] as number) + 1;
+        reply.push(victim);
       }
     }
-    store.hset(s, {
+    store.hset(s!, {
       uid: uid!,
       ua: ua!,
       ip: ip!,
@@ -67,42 +58,51 @@ export const SESSION_CREATE = defineScript({
       rh: rh!,
       sid: h!,
     });
-    store.pexpire(s, exp - now);
-    store.set(`${base}f:${fam}`, h!, { ttlMs: abs - now });
-    store.set(`${base}r:${rh}`, `c:${fam}`, { ttlMs: abs - now });
-    store.zadd(idx, [{ member: h!, score: exp }]);
-    fitIndexTtl(store, idx, now);
-    return [1, created, exp, abs, evicted];
+    store.pexpire(s!, exp - now);
+    store.set(f!, h!, { ttlMs: abs - now });
+    store.set(r!, `c:${fam}:${h}`, { ttlMs: abs - now });
+    store.zadd(idx!, [{ member: h!, score: exp }]);
+    fitIndexTtl(store, idx!, now);
+    store.zadd(live!, [{ member: h!, score: exp }]);
+    if (store.pttl(ep!) < abs - now) store.set(ep!, store.get(ep!) ?? '0', { ttlMs: abs - now });
+    return reply;
   },
 });
 
+/** Ends a session found dead by touch: record, index entry, live entry. */
+function drop(store: MemoryStore, s: string, idx: string, live: string, h: string): void {
+  store.del(s);
+  store.zrem(idx, [h]);
+  store.zrem(live, [h]);
+}
+
 export const SESSION_TOUCH = defineScript({
   name: 'session-touch',
-  version: 1,
+  version: 2,
   file: 'session-touch.lua',
-  twin: (store, [base], [h, slide, throttle], now): ScriptReply => {
-    const idx = `${base}idx`;
-    const s = `${base}s:${h}`;
-    const v = store.hgetall(s);
-    if (v.uid === undefined) {
-      store.zrem(idx, [h!]);
+  twin: (store, [s, idx, live], [h, slide, throttle], now): ScriptReply => {
+    const v = store.hgetall(s!);
+    const indexed = store.zscore(idx!, h!);
+    if (v.uid === undefined || indexed === null) {
+      drop(store, s!, idx!, live!, h!);
       return [0];
     }
     let ls = num(v.ls!);
     let exp = num(v.exp!);
     const abs = num(v.abs!);
     const idle = num(v.idle!);
-    if (now >= exp || now >= abs) {
-      kill(store, base!, h!);
+    if (![v.ls, v.exp, v.abs, v.idle].every(numeric) || now >= exp || now >= abs) {
+      drop(store, s!, idx!, live!, h!);
       return [0];
     }
     if (slide === '1' && now - ls >= num(throttle!)) {
       ls = now;
       exp = Math.min(now + idle, abs);
-      store.hset(s, { ls: String(ls), exp: String(exp) });
-      store.pexpire(s, exp - now);
-      store.zadd(idx, [{ member: h!, score: exp }]);
-      fitIndexTtl(store, idx, now);
+      store.hset(s!, { ls: String(ls), exp: String(exp) });
+      store.pexpire(s!, exp - now);
+      store.zadd(idx!, [{ member: h!, score: exp }]);
+      fitIndexTtl(store, idx!, now);
+      store.zadd(live!, [{ member: h!, score: exp }]);
     }
     return [1, v.uid, v.ua!, v.ip!, v.data!, num(v.ca!), ls, exp, abs, v.sid!];
   },
@@ -110,65 +110,186 @@ export const SESSION_TOUCH = defineScript({
 
 export const SESSION_REVOKE = defineScript({
   name: 'session-revoke',
-  version: 1,
-  file: 'session-revoke.lua',
-  twin: (store, [base], [h]) => kill(store, base!, h!),
-});
-
-export const SESSION_REVOKE_ALL = defineScript({
-  name: 'session-revoke-all',
   version: 2,
-  file: 'session-revoke-all.lua',
-  twin: (store, [base], [except, since, keepText], now) => {
-    const epKey = `${base}ep`;
-    const ep = Math.max(since !== undefined && since !== '' ? num(since) : now, num(store.get(epKey) ?? '-1'));
-    store.set(epKey, String(ep), { ttlMs: Math.max(num(keepText ?? '0'), store.pttl(epKey), 1) });
-    let removed = 0;
-    for (const { member } of store.zrange(`${base}idx`, 0, -1)) if (member !== except) removed += kill(store, base!, member);
-    return removed;
+  file: 'session-revoke.lua',
+  twin: (store, [s, idx, live], [h]): ScriptReply => {
+    const fam = store.hget(s!, 'fam');
+    const rh = store.hget(s!, 'rh');
+    const removed = store.del(s!);
+    const indexed = store.zrem(idx!, [h!]);
+    store.zrem(live!, [h!]);
+    return [removed === 1 && indexed === 1 ? 1 : 0, fam ?? '', rh ?? ''];
   },
 });
 
+export const SESSION_FORGET = defineScript({
+  name: 'session-forget',
+  version: 1,
+  file: 'session-forget.lua',
+  twin: (store, [f, r], [h, fam]): ScriptReply => {
+    let n = 0;
+    if (store.get(f!) === h) n += store.del(f!);
+    if (store.get(r!) === `c:${fam}:${h}`) n += store.del(r!);
+    return n;
+  },
+});
+
+const SESSION_REVOKE_ALL_BASE = defineScript({
+  name: 'session-revoke-all',
+  version: 3,
+  file: 'session-revoke-all.lua',
+  twin: (store, keys, args, now): ScriptReply => {
+    const [idx, live, epKey, ...records] = keys;
+    const [keep, since, holdText, ...hashes] = args as string[];
+    const ep = Math.max(since !== '' ? num(since!) : now, num(store.get(epKey!) ?? '-1'));
+    store.set(epKey!, String(ep), { ttlMs: Math.max(num(holdText!), store.pttl(epKey!), 1) });
+    const declared = new Set(hashes);
+    let removed = 0;
+    const forget: string[] = [];
+    const undeclared: string[] = [];
+    for (const { member: h, score } of store.zrange(idx!, 0, -1)) {
+      if (h === keep) continue;
+      store.zrem(idx!, [h]);
+      store.zrem(live!, [h]);
+      if (score > now) removed++;
+      if (!declared.has(h)) undeclared.push(h);
+    }
+    records.forEach((s, i) => {
+      const h = hashes[i]!;
+      if (h === keep) return;
+      const fam = store.hget(s, 'fam');
+      const rh = store.hget(s, 'rh');
+      if (store.del(s) === 1) forget.push(h, fam ?? '', rh ?? '');
+    });
+    return [removed, forget, undeclared];
+  },
+});
+
+const SESSION_LIST_BASE = defineScript({
+  name: 'session-list',
+  version: 2,
+  file: 'session-list.lua',
+  twin: (store, keys, hashes, now): ScriptReply => {
+    const [idx, live, ...records] = keys;
+    store.zremRangeByScore(idx!, -Infinity, now);
+    const out: ScriptReply[] = [];
+    let seen = 0;
+    records.forEach((s, i) => {
+      const h = hashes[i]!;
+      if (store.zscore(idx!, h) === null) return;
+      seen++;
+      const v = store.hgetall(s);
+      if (v.ua !== undefined && [v.ca, v.ls, v.exp, v.abs].every(numeric) && now < num(v.exp!) && now < num(v.abs!)) {
+        out.push([h, v.ua, v.ip!, v.data!, num(v.ca!), num(v.ls!), num(v.exp!), num(v.abs!)]);
+      } else if (v.ua === undefined) {
+        store.zrem(idx!, [h]);
+        store.zrem(live!, [h]);
+        seen--;
+      }
+    });
+    return [store.zcard(idx!) === seen ? 1 : 0, out];
+  },
+});
+
+/**
+ * revokeAll and list declare one key per session they saw in the index (plus the index and the live
+ * set). ioredis' defineCommand fixes the key count per command, so each count gets its own command
+ * name over the same Lua (one SHA on the server).
+ */
+function withSessionKeys(base: ScriptDefinition, fixedKeys: number): (sessions: number) => ScriptDefinition {
+  const variants = new Map<number, ScriptDefinition>();
+  return (sessions) => {
+    if (!Number.isInteger(sessions) || sessions < 0) throw new RangeError(`${base.name} takes a non-negative number of sessions (got ${sessions})`);
+    let script = variants.get(sessions);
+    if (!script) {
+      script = { ...base, numberOfKeys: fixedKeys + sessions, commandName: `${base.commandName}_k${fixedKeys + sessions}` };
+      variants.set(sessions, script);
+    }
+    return script;
+  };
+}
+
+/** KEYS: index, live set, revocation epoch, then the n session records. */
+export const sessionRevokeAllScript = withSessionKeys(SESSION_REVOKE_ALL_BASE, 3);
+/** KEYS: index, live set, then the n session records. */
+export const sessionListScript = withSessionKeys(SESSION_LIST_BASE, 2);
+/** The definitions as written (one key standing for the n session records), for script listings. */
+export const SESSION_REVOKE_ALL = SESSION_REVOKE_ALL_BASE;
+export const SESSION_LIST = SESSION_LIST_BASE;
+
+function parseRetired(record: string): { fam: string; graceEnd?: number; granted?: string; sealed?: string } {
+  if (record.startsWith('g:')) {
+    const m = /^g:([^:]+):(\d+):([^:]+):(.+)$/.exec(record);
+    if (m) return { fam: m[1]!, graceEnd: Number(m[2]), granted: m[3]!, sealed: m[4]! };
+  }
+  return { fam: record.slice(2) };
+}
+
 export const SESSION_REFRESH = defineScript({
   name: 'session-refresh',
-  version: 1,
+  version: 2,
   file: 'session-refresh.lua',
-  twin: (store, [base], [presented, newH, newRh], now): ScriptReply => {
-    const idx = `${base}idx`;
-    const r = `${base}r:${presented}`;
-    const record = store.get(r);
+  twin: (store, [r, f, s, idx, live, ns, nr], [presented, expectedRecord, expectedCurrent, nh, nrh, graceText, sealedNew], now): ScriptReply => {
+    const record = store.get(r!);
     if (record === null) return [0];
+    if (record !== expectedRecord) return [-3];
+    const current = store.get(f!) ?? '';
     const state = record.slice(0, 1);
-    const fam = record.slice(2);
-    const f = `${base}f:${fam}`;
-    const current = store.get(f);
-    if (state === 'x') {
-      let revoked = 0;
-      if (current !== null) {
-        revoked = kill(store, base!, current);
-        store.del(f);
+    if (state !== 'c') {
+      if (current !== expectedCurrent) return [-3];
+      const exp = store.hget(s!, 'exp');
+      const absText = store.hget(s!, 'abs');
+      const rh = store.hget(s!, 'rh');
+      const uid = store.hget(s!, 'uid');
+      if (state === 'g') {
+        const g = parseRetired(record);
+        if (
+          g.graceEnd !== undefined &&
+          now < g.graceEnd &&
+          current === g.granted &&
+          numeric(exp ?? undefined) &&
+          numeric(absText ?? undefined) &&
+          store.zscore(idx!, current) !== null &&
+          now < num(exp) &&
+          now < num(absText)
+        ) {
+          return [2, g.sealed!, num(exp), num(absText)];
+        }
       }
-      return [-1, revoked];
+      if (current === '') return [-1, 0, '', '', ''];
+      const removed = store.del(s!);
+      const indexed = store.zrem(idx!, [current]);
+      store.zrem(live!, [current]);
+      store.del(f!);
+      return [-1, removed === 1 && indexed === 1 ? 1 : 0, current, rh ?? '', uid ?? ''];
     }
-    if (current === null) {
-      store.del(r);
+    const m = /^c:([^:]+):(.+)$/.exec(record)!;
+    const fam = m[1]!;
+    const h = m[2]!;
+    const v = store.hgetall(s!);
+    if (
+      current !== h ||
+      v.uid === undefined ||
+      store.zscore(idx!, h) === null ||
+      v.rh !== presented ||
+      ![v.exp, v.abs, v.idle].every(numeric) ||
+      now >= num(v.exp!) ||
+      now >= num(v.abs!)
+    ) {
+      if (current === h) {
+        store.del(s!);
+        store.del(f!);
+        store.zrem(idx!, [h]);
+        store.zrem(live!, [h]);
+      }
+      store.del(r!);
       return [0];
     }
-    const s = `${base}s:${current}`;
-    const v = store.hgetall(s);
-    if (v.uid === undefined || v.rh !== presented || now >= num(v.exp!) || now >= num(v.abs!)) {
-      kill(store, base!, current);
-      store.del(f);
-      store.del(r);
-      return [0];
-    }
-    const ns = `${base}s:${newH}`;
-    const nr = `${base}r:${newRh}`;
-    if (store.exists(ns) || store.exists(nr)) return [-2];
+    if (store.exists(ns!) || store.exists(nr!)) return [-2];
     const abs = num(v.abs!);
     const idle = num(v.idle!);
     const exp = Math.min(now + idle, abs);
-    store.hset(ns, {
+    store.hset(ns!, {
       uid: v.uid,
       ua: v.ua!,
       ip: v.ip!,
@@ -179,47 +300,50 @@ export const SESSION_REFRESH = defineScript({
       abs: String(abs),
       idle: String(idle),
       fam,
-      rh: newRh!,
-      sid: newH!,
+      rh: nrh!,
+      sid: nh!,
     });
-    store.pexpire(ns, exp - now);
-    store.del(s);
-    store.zrem(idx, [current]);
-    store.zadd(idx, [{ member: newH!, score: exp }]);
-    fitIndexTtl(store, idx, now);
-    store.set(f, newH!, { ttlMs: abs - now });
-    store.set(r, `x:${fam}`, { ttlMs: abs - now });
-    store.set(nr, `c:${fam}`, { ttlMs: abs - now });
+    store.pexpire(ns!, exp - now);
+    store.del(s!);
+    store.zrem(idx!, [h]);
+    store.zadd(idx!, [{ member: nh!, score: exp }]);
+    fitIndexTtl(store, idx!, now);
+    store.zrem(live!, [h]);
+    store.zadd(live!, [{ member: nh!, score: exp }]);
+    store.set(f!, nh!, { ttlMs: abs - now });
+    const grace = num(graceText!);
+    const retired = grace > 0 ? `g:${fam}:${now + grace}:${nh}:${sealedNew}` : `x:${fam}`;
+    store.set(r!, retired, { ttlMs: abs - now });
+    store.set(nr!, `c:${fam}:${nh}`, { ttlMs: abs - now });
     return [1, num(v.ca!), exp, abs];
   },
 });
 
-export const SESSION_LIST = defineScript({
-  name: 'session-list',
+export const SESSION_COUNT = defineScript({
+  name: 'session-count',
   version: 1,
-  file: 'session-list.lua',
-  twin: (store, [base], _args, now): ScriptReply => {
-    const idx = `${base}idx`;
-    store.zremRangeByScore(idx, -Infinity, now);
-    const out: ScriptReply[] = [];
-    for (const { member: h } of store.zrange(idx, 0, -1)) {
-      const v = store.hgetall(`${base}s:${h}`);
-      if (v.ua !== undefined && now < num(v.exp!) && now < num(v.abs!)) {
-        out.push([h, v.ua, v.ip!, v.data!, num(v.ca!), num(v.ls!), num(v.exp!), num(v.abs!)]);
-      } else if (v.ua === undefined) {
-        store.zrem(idx, [h]);
-      }
-    }
-    return out;
-  },
+  file: 'session-count.lua',
+  twin: (store, keys, _args, now) => keys.reduce((total, live) => total + store.zrangeByScore(live, now + 1, Infinity).length, 0),
 });
+
+const countVariants = new Map<number, ScriptDefinition>();
+/** The count script over `groups` live sets (one command name per key count, one SHA). */
+export function sessionCountScript(groups: number): ScriptDefinition {
+  if (groups === 1) return SESSION_COUNT;
+  let script = countVariants.get(groups);
+  if (!script) {
+    script = { ...SESSION_COUNT, numberOfKeys: groups, commandName: `${SESSION_COUNT.commandName}_k${groups}` };
+    countVariants.set(groups, script);
+  }
+  return script;
+}
 
 export const DENYLIST_ADD = defineScript({
   name: 'denylist-add',
-  version: 1,
+  version: 2,
   file: 'denylist-add.lua',
-  twin: (store, [key], [expText], now) => {
-    const ttl = num(expText!) - now;
+  twin: (store, [key], [expText, skewText], now) => {
+    const ttl = num(expText!) + num(skewText!) - now;
     if (ttl <= 0) return 0;
     if (store.pttl(key!) >= ttl) return 1;
     store.set(key!, '1', { ttlMs: ttl });
