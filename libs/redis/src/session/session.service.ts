@@ -169,6 +169,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
   private secret?: Promise<Buffer>;
   private readonly configuredSecret: boolean;
   private secretConflictLogged = false;
+  private offModeChange?: () => void;
   private countInOneCall = true;
 
   constructor(
@@ -183,9 +184,18 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     if (options?.secret !== undefined) this.secret = Promise.resolve(Buffer.from(options.secret, 'utf8'));
   }
 
-  /** Resolves the engine at start-up, so a wrong `session.connection` stops the app there. */
-  onModuleInit(): void {
-    void this.engine;
+  /**
+   * Resolves the engine at start-up, so a wrong `session.connection` stops the app there, and learns
+   * a generated secret while Redis answers (again after each outage): an instance that knows it can
+   * still create sessions while Redis is away. Waits at most one command deadline.
+   */
+  async onModuleInit(): Promise<void> {
+    const engine = this.engine;
+    if (this.configuredSecret) return;
+    this.offModeChange ??= engine.onModeChange((mode) => {
+      if (mode === 'redis') void this.serverSecret().catch(() => undefined);
+    });
+    await this.serverSecret().catch(() => undefined);
   }
 
   beforeApplicationShutdown(): void {
@@ -195,6 +205,8 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
   /** Stops the background sweep. The engine belongs to its connection and is left open. */
   close(): void {
     this.closed = true;
+    this.offModeChange?.();
+    this.offModeChange = undefined;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     void this.sweepCursor?.return?.();

@@ -89,6 +89,8 @@ describe('sessions and the deny-list under the outage contract', () => {
     const b = await instance(server.url);
     const A = sessionsOn(a);
     const B = sessionsOn(b);
+    // As Nest does at start-up: A learns the shared session secret while Redis still answers.
+    await A.sessions.onModuleInit();
 
     await hop.cut();
     await waitUntil(() => a.status() === 'memory-fallback', { timeoutMs: 10_000, what: 'A on its fallback' });
