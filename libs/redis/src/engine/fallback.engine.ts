@@ -84,6 +84,8 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   private open = false;
   private failures = 0;
   private readonly deadline: DeadlineQueue;
+  /** Deadline queues for calls with their own `timeoutMs` (one per distinct value; issue 14). */
+  private readonly callDeadlines = new Map<number, DeadlineQueue>();
   private readonly journal: Op<unknown>[] = [];
   private probeTimer?: NodeJS.Timeout;
   private probeDelay: number;
@@ -296,6 +298,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     this.closed = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.deadline.rejectAll(new RedisUnavailableError('the Redis connection was closed'));
+    for (const q of this.callDeadlines.values()) q.rejectAll(new RedisUnavailableError('the Redis connection was closed'));
     await this.primary.close();
     await this.memory?.close();
   }
@@ -306,7 +309,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   private exec<T>(op: Op<T>, options?: WriteOptions): Promise<T> {
     if (this.open) return this.degraded(op, options);
     const started = this.onCommand ? performance.now() : -1;
-    return this.deadline.race(op(this.primary)).then(
+    return this.deadlineFor(options).race(op(this.primary)).then(
       (result) => {
         this.recordSuccess();
         if (started >= 0) this.onCommand?.(performance.now() - started, true);
@@ -319,6 +322,18 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
         return this.degraded(op, options, error);
       },
     );
+  }
+
+  /** The deadline of a call: `commandTimeoutMs`, or the call's own `timeoutMs` (issue 14). */
+  private deadlineFor(options?: CallOptions): DeadlineQueue {
+    const ms = options?.timeoutMs;
+    if (ms === undefined || ms === this.options.commandTimeoutMs || !(ms > 0)) return this.deadline;
+    let queue = this.callDeadlines.get(ms);
+    if (!queue) {
+      queue = new DeadlineQueue(ms);
+      this.callDeadlines.set(ms, queue);
+    }
+    return queue;
   }
 
   private degraded<T>(op: Op<T>, options?: WriteOptions, cause?: unknown): Promise<T> {
