@@ -11,6 +11,8 @@ export default {
     '^nestjs-redis-kit$': '<rootDir>/libs/redis/src/index.ts',
     '^nestjs-redis-kit/health$': '<rootDir>/libs/redis/src/health/index.ts',
     '^nestjs-redis-kit/metrics$': '<rootDir>/libs/redis/src/metrics/index.ts',
+    '^nestjs-redis-kit/websockets$': '<rootDir>/libs/redis/src/websockets/index.ts',
+    '^nestjs-redis-kit/microservices$': '<rootDir>/libs/redis/src/microservices/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
