@@ -81,9 +81,11 @@ export interface RateLimitModuleOptions {
    * The hard ceiling on waiting for Redis' decision, in ms. A decision call is not held to
    * `commandTimeoutMs`: a reply that is late because this process's event loop lagged under a burst
    * is still Redis' answer, and treating it as an outage would hand the request to the per-instance
-   * `'local'` limiter exactly when the limit is under attack. Only past this ceiling (a Redis that
-   * stopped answering) or while the breaker is open does `whenUnavailable` apply. Default 5,000 (at
-   * least `commandTimeoutMs`).
+   * `'local'` limiter exactly when the limit is under attack. The ceiling counts only time the
+   * event loop was free to read the reply (a stall does not count); the call's wall-clock deadline on
+   * the connection is 3 x the ceiling, which is also when the breaker hears of a Redis that stopped
+   * answering. Only past the ceiling or while the breaker is open does `whenUnavailable` apply.
+   * Default 5,000 (at least `commandTimeoutMs`).
    */
   decisionTimeoutMs?: number;
   /** The 429 body's `message` for every policy (a policy's own `message` wins). Default: `Rate limit "{policy}" exceeded; retry in {retryAfter} s`. */

@@ -7,6 +7,7 @@ import type { ScriptReply } from '../engine/script.registry.js';
 import { RedisMetrics } from '../metrics/redis-metrics.js';
 import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 import { BlockCache } from './rate-limit.block-cache.js';
+import { LoopTimeDeadline } from './rate-limit.loop-deadline.js';
 import { msToRetryAfterSeconds, type PolicyOutcome } from './rate-limit.headers.js';
 import { encodeSubject } from './rate-limit.identity.js';
 import {
@@ -99,6 +100,9 @@ export class RateLimiter {
   private readonly local: StoreEngine;
   /** Policies given to `consume` as options, resolved once per object. */
   private readonly resolved = new WeakMap<object, ScopedPolicy>();
+  /** The decision ceiling, in event-loop-free time (see `rateLimit.decisionTimeoutMs`). */
+  private readonly deadline: LoopTimeDeadline;
+  private readonly backstopMs: number;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -108,6 +112,8 @@ export class RateLimiter {
     this.settings = options ?? resolveRateLimitModuleOptions(undefined);
     this.blocked = new BlockCache(this.settings.blockCacheSize);
     this.local = createLocalEngine({ maxEntries: this.settings.localMaxEntries });
+    this.deadline = new LoopTimeDeadline(this.settings.decisionTimeoutMs);
+    this.backstopMs = 3 * this.settings.decisionTimeoutMs;
   }
 
   /**
@@ -199,9 +205,10 @@ export class RateLimiter {
       try {
         // A command written to Redis and not answered yet is no evidence Redis is away: the reply
         // decides if it comes within the (generous) decision ceiling, however late for commandTimeoutMs.
-        // A retry gets what is left of the ceiling, rounded up to 250 ms steps (each distinct value is one timer queue in the engine).
-        const timeoutMs = attempt === 0 ? this.settings.decisionTimeoutMs : Math.ceil(Math.max(1, ceiling - Date.now()) / 250) * 250;
-        reply = await engine.runScript(script, keys, args, { fallback: false, timeoutMs });
+        // The ceiling counts only time this process's event loop was free to read the reply; the
+        // engine's own deadline for the call (three times the ceiling, wall clock) is the backstop that
+        // tells the breaker about a Redis that stopped answering.
+        reply = await this.deadline.race(engine.runScript(script, keys, args, { fallback: false, timeoutMs: this.backstopMs }));
       } catch (error) {
         if (!(error instanceof RedisUnavailableError || error instanceof RedisTimeoutError)) throw error;
         // 'local' is for an outage, and only the breaker says there is one. A call that failed while
