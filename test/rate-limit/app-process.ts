@@ -40,7 +40,11 @@ export function startAppProcess(config: { redis: RedisModuleOptions; limit: numb
       child.kill('SIGKILL');
       reject(error);
     };
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d.toString();
+      // Mode switches of the app's connection (the fixture prints them): shown with the test's output.
+      for (const line of d.toString().split('\n')) if (line.startsWith('MODE ')) process.stderr.write(`app ${child.pid}: ${line}\n`);
+    });
     child.stdout!.on('data', (d: Buffer) => {
       output += d.toString();
       const m = /READY (\d+)/.exec(output);

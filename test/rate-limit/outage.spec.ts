@@ -110,10 +110,12 @@ describe.each(['standalone', 'cluster'] as const)('rate limits while Redis %s is
       const path = paths[w % 3]!;
       for (let n = 0; running; n++) results.push({ ...(await request(path, `10.${w + (topology === 'cluster' ? 100 : 50)}.${n >> 8}.${n & 255}`)), path });
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // Progress, not speed: on a loaded machine 300 ms may see few requests, so wait for them.
+    await waitUntil(() => results.length > 12, { timeoutMs: 20_000, what: 'a dozen requests before the kill' });
     const before = results.length;
     await killRedis();
     await new Promise((r) => setTimeout(r, 1_500));
+    await waitUntil(() => results.length - before > 12, { timeoutMs: 20_000, what: 'a dozen requests after the kill' });
     running = false;
     await Promise.all(workers);
     expect(before).toBeGreaterThan(12);
