@@ -62,5 +62,5 @@ describe.each(['standalone', 'cluster'] as const)('rate-limit accuracy with defa
     const seen = { local: [count(local, 200), count(local, 429), count(local, 503)], closed: [count(closed, 200), count(closed, 429), count(closed, 503)] };
     process.stdout.write(`accuracy ${topology} round ${round}: 'local' 200/429/503 = ${seen.local.join('/')}, 'closed' 200/429/503 = ${seen.closed.join('/')}\n`);
     expect(seen).toEqual({ local: [LIMIT, REQUESTS - LIMIT, 0], closed: [LIMIT, REQUESTS - LIMIT, 0] });
-  }, 90_000);
+  }, 180_000);
 });

@@ -34,7 +34,7 @@ export function startAppProcess(config: { redis: RedisModuleOptions; limit: numb
   });
   let output = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`app process not ready within 20 s: ${output}`)), 20_000);
+    const timer = setTimeout(() => fail(new Error(`app process not ready within 60 s: ${output}`)), 60_000);
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');

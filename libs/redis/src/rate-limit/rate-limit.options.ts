@@ -88,6 +88,11 @@ export interface RateLimitModuleOptions {
    * Default 5,000 (at least `commandTimeoutMs`).
    */
   decisionTimeoutMs?: number;
+  /**
+   * Decide the requests of one subject issued in the same event-loop turn with one script call (in
+   * order, each exactly as if alone). Default true.
+   */
+  coalesce?: boolean;
   /** The 429 body's `message` for every policy (a policy's own `message` wins). Default: `Rate limit "{policy}" exceeded; retry in {retryAfter} s`. */
   message?: RateLimitMessage;
 }
@@ -101,6 +106,7 @@ export interface ResolvedRateLimitModuleOptions {
   blockCacheSize: number;
   localMaxEntries: number;
   decisionTimeoutMs: number;
+  coalesce: boolean;
   message?: RateLimitMessage;
 }
 
@@ -208,6 +214,7 @@ export function resolveRateLimitModuleOptions(options: RateLimitModuleOptions | 
     blockCacheSize: o.blockCacheSize ?? 10_000,
     localMaxEntries: o.localMaxEntries ?? 100_000,
     decisionTimeoutMs: o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS,
+    coalesce: o.coalesce ?? true,
     message: o.message,
   };
 }

@@ -2,8 +2,8 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { RedisConnection } from '../connection/redis.connection.js';
 import { createLocalEngine } from '../engine/local.engine.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
-import { RATE_LIMIT_ALGORITHM_CODE, rateLimitCheckScript } from '../engine/scripts/rate-limit.scripts.js';
-import type { ScriptReply } from '../engine/script.registry.js';
+import { RATE_LIMIT_ALGORITHM_CODE, rateLimitBatchScript, rateLimitCheckScript } from '../engine/scripts/rate-limit.scripts.js';
+import type { ScriptDefinition } from '../engine/script.registry.js';
 import { RedisMetrics } from '../metrics/redis-metrics.js';
 import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 import { BlockCache } from './rate-limit.block-cache.js';
@@ -55,6 +55,15 @@ export interface RateLimitCharge {
   cost: number;
 }
 
+interface Batch {
+  /** The first request's charges: keys and policy parameters are the same for every request. */
+  charges: readonly RateLimitCharge[];
+  requests: Array<{ charges: readonly RateLimitCharge[]; resolve: (r: GroupResult) => void; reject: (e: unknown) => void }>;
+}
+
+// Most requests one batch call decides (ARGV grows by one number per request and policy).
+const MAX_BATCH = 256;
+
 interface GroupResult {
   outcomes: PolicyOutcome[];
   source: DecisionSource;
@@ -103,6 +112,9 @@ export class RateLimiter {
   /** The decision ceiling, in event-loop-free time (see `rateLimit.decisionTimeoutMs`). */
   private readonly deadline: LoopTimeDeadline;
   private readonly backstopMs: number;
+  /** Decisions waiting for this turn's flush, by subject keys and policy parameters. */
+  private readonly batches = new Map<string, Batch>();
+  private flushScheduled = false;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -193,38 +205,112 @@ export class RateLimiter {
         }
       }
     }
-    const engine = this.connection.engine;
-    let mode = engine.mode();
+    const mode = this.connection.engine.mode();
     if (mode === 'fallback' || mode === 'unavailable') return this.degraded(charges);
+    if (!this.settings.coalesce) return this.decideAlone(charges);
+    // Decisions for the same keys issued in the same event-loop turn go to Redis as one batch call.
+    const sig = signatureOf(charges);
+    let batch = this.batches.get(sig);
+    if (!batch) {
+      batch = { charges, requests: [] };
+      this.batches.set(sig, batch);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flush);
+      }
+    }
+    return new Promise<GroupResult>((resolve, reject) => {
+      batch.requests.push({ charges, resolve, reject });
+      if (batch.requests.length >= MAX_BATCH) {
+        this.batches.delete(sig);
+        void this.runBatch(batch);
+      }
+    });
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const batches = [...this.batches.values()];
+    this.batches.clear();
+    for (const b of batches) void this.runBatch(b);
+  };
+
+  private async runBatch(batch: Batch): Promise<void> {
+    const requests = batch.requests;
+    if (requests.length === 1) {
+      const r = requests[0]!;
+      this.decideAlone(r.charges).then(r.resolve, r.reject);
+      return;
+    }
+    const n = batch.charges.length;
+    const args = argsOf(batch.charges);
+    args.push(requests.length);
+    for (const r of requests) for (const c of r.charges) args.push(c.cost);
+    const answer = await this.ask(rateLimitBatchScript(n), keysOf(batch.charges), args);
+    if (answer === 'timeout') {
+      for (const r of requests) this.degraded(r.charges).then(r.resolve, r.reject);
+      return;
+    }
+    if (answer === 'unavailable') {
+      // Redis could not answer the batch: each request on its own (asked again, or degraded).
+      for (const r of requests) this.decideAlone(r.charges).then(r.resolve, r.reject);
+      return;
+    }
+    if (answer instanceof Error) {
+      for (const r of requests) r.reject(answer);
+      return;
+    }
+    const { reply, source } = answer;
+    const width = 1 + 4 * n;
+    requests.forEach((r, k) => {
+      try {
+        r.resolve({ source, outcomes: this.readReply(r.charges, reply, 1 + k * width) });
+      } catch (error) {
+        r.reject(error);
+      }
+    });
+  }
+
+  private async decideAlone(charges: readonly RateLimitCharge[]): Promise<GroupResult> {
+    const engine = this.connection.engine;
+    const ceiling = Date.now() + this.settings.decisionTimeoutMs;
     const script = rateLimitCheckScript(charges.length);
     const keys = keysOf(charges);
     const args = argsOf(charges);
-    const ceiling = Date.now() + this.settings.decisionTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      let reply: ScriptReply;
-      try {
-        // A command written to Redis and not answered yet is no evidence Redis is away: the reply
-        // decides if it comes within the (generous) decision ceiling, however late for commandTimeoutMs.
-        // The ceiling counts only time this process's event loop was free to read the reply; the
-        // engine's own deadline for the call (three times the ceiling, wall clock) is the backstop that
-        // tells the breaker about a Redis that stopped answering.
-        reply = await this.deadline.race(engine.runScript(script, keys, args, { fallback: false, timeoutMs: this.backstopMs }));
-      } catch (error) {
-        if (!(error instanceof RedisUnavailableError || error instanceof RedisTimeoutError)) throw error;
-        // 'local' is for an outage, and only the breaker says there is one. A call that failed while
-        // the breaker is still closed (a node connection being re-established, a slot moving) is
-        // asked again, within the ceiling; a retry after a lost reply can only over-count, never over-admit.
-        mode = engine.mode();
-        if (mode !== 'redis' || error instanceof RedisTimeoutError || Date.now() + RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]! >= ceiling) {
-          return this.degraded(charges);
-        }
-        await sleep(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!);
-        mode = engine.mode();
-        if (mode !== 'redis') return this.degraded(charges);
-        continue;
-      }
+      const answer = await this.ask(script, keys, args);
+      if (answer instanceof Error) throw answer;
+      if (typeof answer === 'object') return { source: answer.source, outcomes: this.readReply(charges, answer.reply, 1) };
+      // 'local' is for an outage, and only the breaker says there is one. A call that failed while
+      // the breaker is still closed (a node connection being re-established, a slot moving) is
+      // asked again, within the ceiling; a retry after a lost reply can only over-count, never over-admit.
+      const pause = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!;
+      if (engine.mode() !== 'redis' || answer === 'timeout' || Date.now() + pause >= ceiling) return this.degraded(charges);
+      await sleep(pause);
+      if (engine.mode() !== 'redis') return this.degraded(charges);
+    }
+  }
+
+  /**
+   * One script call: the reply; `'timeout'` (the ceiling passed) or `'unavailable'` when Redis could
+   * not answer (the caller decides: ask again or degrade); an Error for anything else.
+   */
+  private async ask(script: ScriptDefinition, keys: string[], args: number[]): Promise<{ reply: number[]; source: DecisionSource } | Error | 'timeout' | 'unavailable'> {
+    const engine = this.connection.engine;
+    const mode = engine.mode();
+    try {
+      // A command written to Redis and not answered yet is no evidence Redis is away: the reply
+      // decides if it comes within the (generous) decision ceiling, however late for commandTimeoutMs.
+      // The ceiling counts only time this process's event loop was free to read the reply; the
+      // engine's own deadline for the call (three times the ceiling, wall clock) is the backstop that
+      // tells the breaker about a Redis that stopped answering.
+      const reply = (await this.deadline.race(engine.runScript(script, keys, args, { fallback: false, timeoutMs: this.backstopMs }))) as number[];
       // No Redis configured: the embedded store is the store of record, not a fallback.
-      return { source: mode === 'embedded' ? 'memory' : 'redis', outcomes: this.readReply(charges, reply as number[]) };
+      return { reply, source: mode === 'embedded' ? 'memory' : 'redis' };
+    } catch (error) {
+      if (error instanceof RedisTimeoutError) return 'timeout';
+      if (error instanceof RedisUnavailableError) return 'unavailable';
+      return error instanceof Error ? error : new Error(String(error));
     }
   }
 
@@ -243,22 +329,23 @@ export class RateLimiter {
     const outcomes = charges.map((c) => outcome(c.policy, false, true, 0, 0, 0));
     if (local.length > 0) {
       const reply = (await this.local.runScript(rateLimitCheckScript(local.length), keysOf(local), argsOf(local))) as number[];
-      const decided = this.readReply(local, reply);
+      const decided = this.readReply(local, reply, 1);
       local.forEach((c, i) => (outcomes[charges.indexOf(c)] = decided[i]!));
     }
     return { source: 'local', outcomes };
   }
 
-  private readReply(charges: readonly RateLimitCharge[], reply: number[]): PolicyOutcome[] {
+  /** Outcomes of one request from a reply; `at` is the index of its `allowed` flag. */
+  private readReply(charges: readonly RateLimitCharge[], reply: number[], at: number): PolicyOutcome[] {
     const out: PolicyOutcome[] = new Array(charges.length);
     let now = 0;
     for (let i = 0; i < charges.length; i++) {
       const c = charges[i]!;
-      const at = 2 + i * 4;
-      const allowed = reply[at] === 1;
-      const retryMs = reply[at + 3]!;
+      const o = at + 1 + i * 4;
+      const allowed = reply[o] === 1;
+      const retryMs = reply[o + 3]!;
       if (!allowed && this.settings.blockCache) this.blocked.block(c.key, (now ||= Date.now()) + retryMs, c.cost);
-      out[i] = outcome(c.policy, true, allowed, reply[at + 1]!, reply[at + 2]!, retryMs);
+      out[i] = outcome(c.policy, true, allowed, reply[o + 1]!, reply[o + 2]!, retryMs);
     }
     return out;
   }
@@ -286,6 +373,13 @@ function summarize(results: readonly GroupResult[]): RateLimitDecision {
 
 export function outcome(policy: ResolvedPolicy, known: boolean, allowed: boolean, remaining: number, resetMs: number, retryMs: number): PolicyOutcome {
   return { name: policy.name, limit: policy.limit, windowMs: policy.windowMs, known, allowed, remaining, resetMs, retryMs };
+}
+
+/** Same keys and same policy parameters: requests that one batch call can decide in order. */
+function signatureOf(charges: readonly RateLimitCharge[]): string {
+  let sig = '';
+  for (const c of charges) sig += `${c.key}\u0000${c.policy.limit}\u0000${c.policy.windowMs}\u0000`;
+  return sig;
 }
 
 function keysOf(charges: readonly RateLimitCharge[]): string[] {
