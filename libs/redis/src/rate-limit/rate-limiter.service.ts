@@ -78,6 +78,10 @@ const RETRY_DELAYS_MS = [10, 25, 50, 100, 200, 400];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
+// How long a decision waits for a breaker that just opened to close again before following
+// whenUnavailable (bounded by decisionTimeoutMs).
+const OUTAGE_GRACE_MS = 1_000;
+
 // How long a client is told to wait when a 'closed' policy cannot be checked: about one probe cycle.
 export const UNAVAILABLE_RETRY_MS = 1_000;
 
@@ -115,6 +119,9 @@ export class RateLimiter {
   /** Decisions waiting for this turn's flush, by subject keys and policy parameters. */
   private readonly batches = new Map<string, Batch>();
   private flushScheduled = false;
+  /** When the connection left `redis` mode (performance.now()), 0 while it serves from Redis. */
+  private leftRedisAt = 0;
+  private recovered?: { promise: Promise<void>; resolve: () => void };
 
   constructor(
     private readonly connection: RedisConnection,
@@ -126,6 +133,13 @@ export class RateLimiter {
     this.local = createLocalEngine({ maxEntries: this.settings.localMaxEntries });
     this.deadline = new LoopTimeDeadline(this.settings.decisionTimeoutMs);
     this.backstopMs = 3 * this.settings.decisionTimeoutMs;
+    connection.engine.onModeChange((mode) => {
+      if (mode === 'redis') {
+        this.leftRedisAt = 0;
+        this.recovered?.resolve();
+        this.recovered = undefined;
+      } else if (this.leftRedisAt === 0) this.leftRedisAt = performance.now();
+    });
   }
 
   /**
@@ -206,7 +220,7 @@ export class RateLimiter {
       }
     }
     const mode = this.connection.engine.mode();
-    if (mode === 'fallback' || mode === 'unavailable') return this.degraded(charges);
+    if ((mode === 'fallback' || mode === 'unavailable') && !(await this.backSoon())) return this.degraded(charges);
     if (!this.settings.coalesce) return this.decideAlone(charges);
     // Decisions for the same keys issued in the same event-loop turn go to Redis as one batch call.
     const sig = signatureOf(charges);
@@ -226,6 +240,27 @@ export class RateLimiter {
         void this.runBatch(batch);
       }
     });
+  }
+
+  /**
+   * The breaker opened less than `OUTAGE_GRACE_MS` ago: wait for it to close again within that
+   * grace. A dropped connection that comes straight back (CLIENT KILL, a proxy recycling sockets)
+   * reconnects and is probed within a few hundred ms; deciding a burst from the per-instance limiter
+   * meanwhile would admit up to N x the limit. True when Redis is back.
+   */
+  private async backSoon(): Promise<boolean> {
+    if (this.leftRedisAt === 0) return false;
+    const remaining = this.leftRedisAt + Math.min(OUTAGE_GRACE_MS, this.settings.decisionTimeoutMs) - performance.now();
+    if (remaining <= 0) return false;
+    if (!this.recovered) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.recovered = { promise, resolve };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.recovered.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining)))]);
+    clearTimeout(timer);
+    return this.connection.engine.mode() === 'redis';
   }
 
   private readonly flush = (): void => {
@@ -285,9 +320,9 @@ export class RateLimiter {
       // the breaker is still closed (a node connection being re-established, a slot moving) is
       // asked again, within the ceiling; a retry after a lost reply can only over-count, never over-admit.
       const pause = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!;
-      if (engine.mode() !== 'redis' || answer === 'timeout' || Date.now() + pause >= ceiling) return this.degraded(charges);
-      await sleep(pause);
-      if (engine.mode() !== 'redis') return this.degraded(charges);
+      if (answer === 'timeout' || Date.now() + pause >= ceiling) return this.degraded(charges);
+      if (engine.mode() === 'redis') await sleep(pause);
+      if (engine.mode() !== 'redis' && !(await this.backSoon())) return this.degraded(charges);
     }
   }
 

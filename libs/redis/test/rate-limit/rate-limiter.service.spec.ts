@@ -105,6 +105,17 @@ describe('RateLimiter (Redis standalone)', () => {
     server.resume();
   }, 30_000);
 
+  it('a dropped connection that comes straight back (CLIENT KILL) does not hand a burst to the local limiter', async () => {
+    const { limiter } = await start();
+    const policy: RateLimitOptions = { limit: 20, window: '1m', name: 'killed' };
+    expect((await limiter.consume('kill-subject', policy)).sources).toEqual(['redis']);
+    await server.command('CLIENT', 'KILL', 'TYPE', 'normal');
+    const decisions = await Promise.all(Array.from({ length: 60 }, () => limiter.consume('kill-subject', policy)));
+    // Exactly the rest of the Redis budget; the local limiter would have admitted 20 more.
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(19);
+    expect(decisions.flatMap((d) => d.sources).filter((s) => s === 'local')).toEqual([]);
+  });
+
   it('the 429 body: default message, a policy message template, rateLimit.message as a function returning the body', async () => {
     const hit = async (base: string, path: string) => {
       const res = await fetch(`${base}/${path}`);
