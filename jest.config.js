@@ -13,6 +13,8 @@ export default {
     '^nestjs-redis-kit/metrics$': '<rootDir>/libs/redis/src/metrics/index.ts',
     // The one Redis launcher and test helpers (test/support), by the same alias as in tsconfig.json.
     '^@nestjs-redis-kit/test-support$': '<rootDir>/test/support/index.ts',
+    '^nestjs-redis-kit/websockets$': '<rootDir>/libs/redis/src/websockets/index.ts',
+    '^nestjs-redis-kit/microservices$': '<rootDir>/libs/redis/src/microservices/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -109,8 +109,12 @@ export { RateLimit, SkipRateLimit } from './rate-limit/rate-limit.decorator.js';
 // RATE_LIMIT_OPTIONS: for a RateLimitGuard subclass with a constructor of its own.
 export { RateLimitGuard, RATE_LIMIT_OPTIONS, type RateLimitDecision, type ScopedPolicy, type DecisionSource } from './rate-limit/rate-limit.guard.js';
 export type { PolicyOutcome } from './rate-limit/rate-limit.headers.js';
+// The decision apart from HTTP: for WebSocket gateways, microservice handlers and background jobs.
+export { RateLimiter, type RateLimitCharge } from './rate-limit/rate-limiter.service.js';
 export {
   RateLimitConfigError,
+  type RateLimitMessage,
+  type RateLimitRefusal,
   type RateLimitOptions,
   type RateLimitModuleOptions,
   type RateLimitAlgorithm,

@@ -172,6 +172,8 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   /** Monotonic time of the last reply from Redis, and its value when the breaker last opened. */
   private lastReply: number;
   private contactBeforeOutage: number;
+  /** Deadline queues for calls with their own `timeoutMs` (the rate limiter's decision ceiling). */
+  private readonly callDeadlines = new Map<number, DeadlineQueue>();
   private probeTimer?: NodeJS.Timeout;
   private probeDelay: number;
   private probing = false;
@@ -457,6 +459,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     const gone = new RedisUnavailableError('the Redis connection was closed');
     for (const e of this.journal) e.settle?.(gone);
     this.deadline.rejectAll(gone);
+    for (const q of this.callDeadlines.values()) q.rejectAll(gone);
     await this.primary.close();
     await this.memory?.close();
   }
@@ -469,7 +472,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     if (journal && this.replaying) return this.behindReplay(op, options!, journal, write);
     if (this.open) return this.degraded(op, options, undefined, write);
     const sent = this.now();
-    return this.deadline.race(op(this.primary)).then(
+    return this.deadlineFor(options).race(op(this.primary)).then(
       (result) => {
         this.recordSuccess();
         if (this.onCommand) this.onCommand(this.now() - sent, true);
@@ -489,6 +492,18 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
         return this.degraded(op, options, error, write);
       },
     );
+  }
+
+  /** The deadline of a call: `commandTimeoutMs`, or the call's own `timeoutMs`. */
+  private deadlineFor(options?: CallOptions): DeadlineQueue {
+    const ms = options?.timeoutMs;
+    if (ms === undefined || ms === this.settings.commandTimeoutMs || !(ms > 0)) return this.deadline;
+    let queue = this.callDeadlines.get(ms);
+    if (!queue) {
+      queue = new DeadlineQueue(ms, this.now);
+      this.callDeadlines.set(ms, queue);
+    }
+    return queue;
   }
 
   private degraded<T>(op: Op<T>, options?: WriteOptions, cause?: unknown, write?: WriteSpec): Promise<T> {

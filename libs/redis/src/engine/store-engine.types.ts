@@ -20,6 +20,13 @@ export interface CallOptions {
    * be a guess. The embedded store still answers: it is the store of record, not a fallback.
    */
   fallback?: boolean;
+  /**
+   * This call's deadline in ms instead of `commandTimeoutMs`: how long its reply may still decide.
+   * For callers whose answer only Redis can give and for whom a late reply (event-loop lag under a
+   * burst) beats a guess from memory: the rate limiter passes its decision ceiling. Ignored by the
+   * in-process engines, which answer at once.
+   */
+  timeoutMs?: number;
 }
 
 /**

@@ -33,6 +33,27 @@ export interface RateLimitOptions {
   cost?: number | ((context: ExecutionContext) => number);
   algorithm?: RateLimitAlgorithm;
   whenUnavailable?: WhenUnavailable;
+  /** The 429 body's `message` when this policy refuses; overrides `rateLimit.message`. See `RateLimitMessage`. */
+  message?: RateLimitMessage;
+}
+
+/**
+ * What a refused client reads. A string is the body's `message`; `{policy}`, `{limit}`, `{window}`
+ * (seconds) and `{retryAfter}` (seconds) in it are replaced. A function receives the decision and
+ * returns the `message` (a string) or the whole body (an object, sent as is with status 429).
+ */
+export type RateLimitMessage = string | ((decision: RateLimitRefusal) => string | Record<string, unknown>);
+
+/** What a `message` function is told about a refused request. */
+export interface RateLimitRefusal {
+  /** The refusing policy's name. */
+  policy: string;
+  limit: number;
+  windowMs: number;
+  /** Seconds until the same request could pass (at least 1). */
+  retryAfter: number;
+  /** 429 (a policy refused) or 503 (a `'closed'` policy could not be checked; the message then is not used). */
+  status: number;
 }
 
 /** The `rateLimit` section of `RedisModuleOptions`. */
@@ -56,6 +77,24 @@ export interface RateLimitModuleOptions {
   blockCacheSize?: number;
   /** Most keys the `'local'` limiter holds while Redis is away. Default 100,000. */
   localMaxEntries?: number;
+  /**
+   * The hard ceiling on waiting for Redis' decision, in ms. A decision call is not held to
+   * `commandTimeoutMs`: a reply that is late because this process's event loop lagged under a burst
+   * is still Redis' answer, and treating it as an outage would hand the request to the per-instance
+   * `'local'` limiter exactly when the limit is under attack. The ceiling counts only time the
+   * event loop was free to read the reply (a stall does not count); the call's wall-clock deadline on
+   * the connection is 3 x the ceiling, which is also when the breaker hears of a Redis that stopped
+   * answering. Only past the ceiling or while the breaker is open does `whenUnavailable` apply.
+   * Default 5,000 (at least `commandTimeoutMs`).
+   */
+  decisionTimeoutMs?: number;
+  /**
+   * Decide the requests of one subject issued in the same event-loop turn with one script call (in
+   * order, each exactly as if alone). Default true.
+   */
+  coalesce?: boolean;
+  /** The 429 body's `message` for every policy (a policy's own `message` wins). Default: `Rate limit "{policy}" exceeded; retry in {retryAfter} s`. */
+  message?: RateLimitMessage;
 }
 
 export interface ResolvedRateLimitModuleOptions {
@@ -66,6 +105,9 @@ export interface ResolvedRateLimitModuleOptions {
   blockCache: boolean;
   blockCacheSize: number;
   localMaxEntries: number;
+  decisionTimeoutMs: number;
+  coalesce: boolean;
+  message?: RateLimitMessage;
 }
 
 /** A rate-limit policy or module section that cannot work; thrown at start-up or on first use of a route. */
@@ -84,7 +126,11 @@ export interface ResolvedPolicy {
   by: RateLimitBy;
   cost: number | ((context: ExecutionContext) => number);
   whenUnavailable: WhenUnavailable;
+  message?: RateLimitMessage;
 }
+
+/** Default hard ceiling on a rate-limit decision's wait for Redis (see `decisionTimeoutMs`). */
+export const DEFAULT_DECISION_TIMEOUT_MS = 5_000;
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const ALGORITHMS: readonly RateLimitAlgorithm[] = ['sliding-window', 'fixed-window', 'token-bucket'];
@@ -122,7 +168,8 @@ export function resolvePolicy(options: RateLimitOptions, where: string): Resolve
   if (typeof by !== 'function' && !BY.includes(by)) fail(`by must be 'ip', 'user', 'user-or-ip' or a function (got ${JSON.stringify(by)})`);
   const cost = o.cost ?? 1;
   if (typeof cost !== 'function') checkCost(cost, o.limit, where);
-  return { name, limit: o.limit, windowMs, algorithm, by, cost, whenUnavailable };
+  if (o.message !== undefined && typeof o.message !== 'string' && typeof o.message !== 'function') fail('message must be a string or a function of the refusal');
+  return { name, limit: o.limit, windowMs, algorithm, by, cost, whenUnavailable, message: o.message };
 }
 
 /** A cost the script can honour: refusing `cost > limit` forever would look like a bug to the client. */
@@ -145,6 +192,8 @@ export function resolveRateLimitModuleOptions(options: RateLimitModuleOptions | 
   for (const k of ['blockCacheSize', 'localMaxEntries'] as const) {
     if (o[k] !== undefined && !positive(o[k])) problems.push(`rateLimit.${k} must be a positive integer (got ${String(o[k])})`);
   }
+  if (o.decisionTimeoutMs !== undefined && !positive(o.decisionTimeoutMs)) problems.push(`rateLimit.decisionTimeoutMs must be a positive integer (got ${String(o.decisionTimeoutMs)})`);
+  if (o.message !== undefined && typeof o.message !== 'string' && typeof o.message !== 'function') problems.push('rateLimit.message must be a string or a function of the refusal');
   if (o.defaults !== undefined && !Array.isArray(o.defaults)) problems.push('rateLimit.defaults must be an array of policies');
   const defaults = Array.isArray(o.defaults) ? o.defaults : [];
   if (defaults.length > MAX_POLICIES_PER_CALL) problems.push(`rateLimit.defaults may hold at most ${MAX_POLICIES_PER_CALL} policies`);
@@ -164,5 +213,8 @@ export function resolveRateLimitModuleOptions(options: RateLimitModuleOptions | 
     blockCache: o.blockCache ?? true,
     blockCacheSize: o.blockCacheSize ?? 10_000,
     localMaxEntries: o.localMaxEntries ?? 100_000,
+    decisionTimeoutMs: o.decisionTimeoutMs ?? DEFAULT_DECISION_TIMEOUT_MS,
+    coalesce: o.coalesce ?? true,
+    message: o.message,
   };
 }

@@ -1,16 +1,27 @@
 import type { Provider } from '@nestjs/common';
 import { REDIS_MODULE_OPTIONS } from '../connection/redis.tokens.js';
-import { RATE_LIMIT_OPTIONS, RateLimitGuard } from './rate-limit.guard.js';
-import { resolveRateLimitModuleOptions, type RateLimitModuleOptions } from './rate-limit.options.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
+import { DEFAULT_DECISION_TIMEOUT_MS, resolveRateLimitModuleOptions, type RateLimitModuleOptions } from './rate-limit.options.js';
+import { RATE_LIMIT_OPTIONS, RateLimiter } from './rate-limiter.service.js';
 
-/** The `rateLimit` options (resolved at start-up, so bad ones stop it) and the guard, for APP_GUARD `useExisting`. */
+/**
+ * The `rateLimit` options (resolved at start-up, so bad ones stop it), the `RateLimiter` every guard
+ * and application code share (one block cache, one `'local'` store per app), and the HTTP guard, for
+ * APP_GUARD `useExisting`.
+ */
 export function rateLimitProviders(): Provider[] {
   return [
     {
       provide: RATE_LIMIT_OPTIONS,
-      useFactory: (options: { rateLimit?: RateLimitModuleOptions } | undefined) => resolveRateLimitModuleOptions(options?.rateLimit),
+      useFactory: (options: { rateLimit?: RateLimitModuleOptions; commandTimeoutMs?: number } | undefined) => {
+        const resolved = resolveRateLimitModuleOptions(options?.rateLimit);
+        // The decision ceiling is never shorter than the connection's own deadline.
+        if (options?.rateLimit?.decisionTimeoutMs === undefined) resolved.decisionTimeoutMs = Math.max(DEFAULT_DECISION_TIMEOUT_MS, options?.commandTimeoutMs ?? 0);
+        return resolved;
+      },
       inject: [REDIS_MODULE_OPTIONS],
     },
+    RateLimiter,
     RateLimitGuard,
   ];
 }

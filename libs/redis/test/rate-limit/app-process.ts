@@ -23,13 +23,17 @@ export function startAppProcess(config: { redis: RedisModuleOptions; limit: numb
   });
   let output = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`app process not ready within 20 s: ${output}`)), 20_000);
+    const timer = setTimeout(() => fail(new Error(`app process not ready within 60 s: ${output}`)), 60_000);
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
       reject(error);
     };
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d.toString();
+      // Mode switches of the app's connection (the fixture prints them): shown with the test's output.
+      for (const line of d.toString().split('\n')) if (line.startsWith('MODE ')) process.stderr.write(`app ${child.pid}: ${line}\n`);
+    });
     child.stdout!.on('data', (d: Buffer) => {
       output += d.toString();
       const m = /READY (\d+)/.exec(output);

@@ -141,7 +141,7 @@ export function rateLimitCheckTwin(store: MemoryStore, keys: readonly string[], 
   return reply;
 }
 
-const RATE_LIMIT_CHECK = defineScript({ name: 'rate-limit-check', version: 1, file: 'rate-limit-check.lua', twin: rateLimitCheckTwin });
+const RATE_LIMIT_CHECK = defineScript({ name: 'rate-limit-check', version: 2, file: 'rate-limit-check.lua', twin: rateLimitCheckTwin });
 
 const variants = new Map<number, ScriptDefinition>();
 
@@ -158,6 +158,41 @@ export function rateLimitCheckScript(policyCount: number): ScriptDefinition {
   if (!script) {
     script = { ...RATE_LIMIT_CHECK, numberOfKeys: policyCount, commandName: `${RATE_LIMIT_CHECK.commandName}_k${policyCount}` };
     variants.set(policyCount, script);
+  }
+  return script;
+}
+
+/**
+ * Twin of `rate-limit-batch.lua`: the requests one after the other through the single-request twin,
+ * which is what the Lua does in one call.
+ */
+export function rateLimitBatchTwin(store: MemoryStore, keys: readonly string[], args: readonly string[], nowMs: number): ScriptReply {
+  const n = keys.length;
+  const requests = Number(args[1 + 4 * n]);
+  const single = args.slice(0, 1 + 4 * n);
+  const reply: number[] = [0];
+  for (let r = 0; r < requests; r++) {
+    const first = 2 + 4 * n + r * n;
+    for (let i = 0; i < n; i++) single[4 + 4 * i] = args[first + i]!;
+    const one = rateLimitCheckTwin(store, keys, single, nowMs) as number[];
+    for (let j = 1; j < one.length; j++) reply.push(one[j]!);
+  }
+  return reply;
+}
+
+const RATE_LIMIT_BATCH = defineScript({ name: 'rate-limit-batch', version: 1, file: 'rate-limit-batch.lua', twin: rateLimitBatchTwin });
+
+const batchVariants = new Map<number, ScriptDefinition>();
+
+/** The batch script for `policyCount` keys (one command name per key count, as `rateLimitCheckScript`). */
+export function rateLimitBatchScript(policyCount: number): ScriptDefinition {
+  if (!Number.isInteger(policyCount) || policyCount < 1 || policyCount > MAX_POLICIES_PER_CALL) {
+    throw new RangeError(`a rate-limit batch takes 1 to ${MAX_POLICIES_PER_CALL} policies (got ${policyCount})`);
+  }
+  let script = batchVariants.get(policyCount);
+  if (!script) {
+    script = { ...RATE_LIMIT_BATCH, numberOfKeys: policyCount, commandName: `${RATE_LIMIT_BATCH.commandName}_k${policyCount}` };
+    batchVariants.set(policyCount, script);
   }
   return script;
 }

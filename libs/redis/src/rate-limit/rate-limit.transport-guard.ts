@@ -1,0 +1,102 @@
+import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { clientAddress, encodeSubject, normalizeAddress } from './rate-limit.identity.js';
+import { refusalBody } from './rate-limit.message.js';
+import { checkCost, RateLimitConfigError, type ResolvedPolicy } from './rate-limit.options.js';
+import { compileRoutePolicies } from './rate-limit.route.js';
+import { RateLimiter, rateLimitKey, type RateLimitCharge, type RateLimitDecision, type ScopedPolicy } from './rate-limiter.service.js';
+
+/** Who is on the other end of a socket or an RPC call, as far as the transport tells. */
+export interface TransportPeer {
+  /** The authenticated user (`{ id }` or `{ sub }`), when the application put one there. */
+  user?: unknown;
+  /** The peer's address (the socket's remote address). */
+  address?: string;
+  /** `X-Forwarded-For` of the handshake, read only with `rateLimit.trustProxy`. */
+  forwardedFor?: string | string[];
+}
+
+/**
+ * `@RateLimit` for contexts other than HTTP, through the same `RateLimiter` (and the same budgets:
+ * a policy's key is its subject, scope and name). A subclass says who the peer is (`getPeer`) and how
+ * a refusal travels (`refuse`); `getPolicies`, `getIdentity`, `buildKey` are the HTTP guard's steps.
+ * `WsRateLimitGuard` (`nestjs-redis-kit/websockets`) and `RpcRateLimitGuard`
+ * (`nestjs-redis-kit/microservices`) are the two shipped.
+ */
+@Injectable()
+export abstract class TransportRateLimitGuard implements CanActivate {
+  private readonly routes = new WeakMap<object, ScopedPolicy[] | null>();
+
+  constructor(
+    @Inject(RateLimiter) protected readonly limiter: RateLimiter,
+    @Optional() @Inject(Reflector) protected readonly reflector: Reflector = new Reflector(),
+  ) {}
+
+  /** The context type this guard limits (`'ws'` or `'rpc'`); other contexts pass untouched. */
+  protected abstract readonly contextType: string;
+
+  /** The peer of this message: user, address, forwarded-for. */
+  protected abstract getPeer(context: ExecutionContext): TransportPeer;
+
+  /** Throws the transport's error for a refused message (`WsException`, `RpcException`). */
+  protected abstract refuse(body: Record<string, unknown>, decision: RateLimitDecision, context: ExecutionContext): never;
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== this.contextType) return true;
+    const policies = this.getPolicies(context);
+    if (policies.length === 0) return true;
+    const decision = await this.decide(context, policies);
+    this.limiter.record(decision);
+    if (!decision.allowed) this.refuse(refusalBody(decision, this.limiter.settings, policies), decision, context);
+    return true;
+  }
+
+  async decide(context: ExecutionContext, policies: readonly ScopedPolicy[]): Promise<RateLimitDecision> {
+    const charges: RateLimitCharge[] = [];
+    let peer: TransportPeer | undefined;
+    for (const policy of policies) {
+      const subject = await this.getIdentity(context, (peer ??= this.getPeer(context)), policy);
+      if (subject === undefined) continue;
+      let cost = policy.cost;
+      if (typeof cost === 'function') {
+        cost = cost(context);
+        checkCost(cost, policy.limit, `@RateLimit "${policy.name}" cost()`);
+      }
+      charges.push({ policy, key: this.buildKey(subject, policy), subject, cost });
+    }
+    return this.limiter.decide(charges);
+  }
+
+  protected getPolicies(context: ExecutionContext): ScopedPolicy[] {
+    const handler = context.getHandler();
+    let policies = this.routes.get(handler);
+    if (policies === undefined) {
+      policies = compileRoutePolicies(this.reflector, context.getClass(), handler, this.limiter.settings);
+      this.routes.set(handler, policies);
+    }
+    return policies ?? [];
+  }
+
+  /** As the HTTP guard: `k:` for `by()`, `u:` for the user, `ip:` for the address. */
+  protected async getIdentity(context: ExecutionContext, peer: TransportPeer, policy: ResolvedPolicy): Promise<string | undefined> {
+    const by = policy.by;
+    if (typeof by === 'function') {
+      const value = await by(context);
+      if (typeof value !== 'string' || value.length === 0) throw new RateLimitConfigError(`@RateLimit "${policy.name}": by() must return a non-empty string`);
+      return `k:${encodeSubject(value)}`;
+    }
+    if (by !== 'ip') {
+      const user = peer.user as { id?: unknown; sub?: unknown } | undefined | null;
+      const id = user?.id ?? user?.sub;
+      if ((typeof id === 'string' && id.length > 0) || typeof id === 'number') return `u:${encodeSubject(String(id))}`;
+      if (by === 'user') return undefined;
+    }
+    const settings = this.limiter.settings;
+    const address = clientAddress(peer.address, peer.forwardedFor, settings.trustProxyHops);
+    return `ip:${normalizeAddress(address, settings.ipv6Subnet) ?? 'unknown'}`;
+  }
+
+  protected buildKey(subject: string, policy: ScopedPolicy): string {
+    return rateLimitKey(subject, policy);
+  }
+}
