@@ -1,4 +1,4 @@
-import { globToRegExp } from './glob.util.js';
+import { compileGlob, type GlobMatcher } from './glob.util.js';
 import { MemoryStore, StoreTypeError, type MemoryStoreStats } from './memory.store.js';
 import type { ScriptDefinition, ScriptReply } from './script.types.js';
 import type { StoreEngine } from './store-engine.port.js';
@@ -26,7 +26,7 @@ export interface MemoryEngineOptions {
 export class MemoryEngine implements StoreEngine {
   readonly store: MemoryStore;
   private readonly channels = new Map<string, Set<MessageHandler>>();
-  private readonly patterns = new Map<string, { regex: RegExp; handlers: Set<PatternMessageHandler> }>();
+  private readonly patterns = new Map<string, { regex: GlobMatcher; handlers: Set<PatternMessageHandler> }>();
 
   constructor(private readonly options: MemoryEngineOptions) {
     this.store = new MemoryStore(options.maxEntries, options.maxBytes);
@@ -137,7 +137,7 @@ export class MemoryEngine implements StoreEngine {
   }
 
   async *scan(pattern: string, options: { count?: number } = {}): AsyncIterable<string[]> {
-    const regex = globToRegExp(pattern);
+    const regex = compileGlob(pattern);
     const matches = this.store.keys().filter((k) => regex.test(k));
     const count = options.count ?? 100;
     for (let i = 0; i < matches.length; i += count) yield matches.slice(i, i + count);
@@ -186,7 +186,7 @@ export class MemoryEngine implements StoreEngine {
   }
 
   psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {
-    const entry = this.patterns.get(pattern) ?? { regex: globToRegExp(pattern), handlers: new Set() };
+    const entry = this.patterns.get(pattern) ?? { regex: compileGlob(pattern), handlers: new Set() };
     entry.handlers.add(handler);
     this.patterns.set(pattern, entry);
     return Promise.resolve(async () => {
