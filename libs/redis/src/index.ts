@@ -56,7 +56,7 @@ export { escapeGlob } from './engine/glob.util.js';
 export { CacheService } from './cache/cache.service.js';
 export type { CacheGetOrSetOptions, CacheMsetEntry, CacheOutcome, CacheSetOptions, CacheStats } from './cache/cache.types.js';
 export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache.options.js';
-export { CacheInputError, CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError } from './cache/cache.errors.js';
+export { CacheInputError, CacheLoaderTimeoutError, CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError } from './cache/cache.errors.js';
 export { Cacheable, CacheableInterceptor, type CacheableOptions, type CacheVary, type HttpRequestLike } from './cache/cache.interceptor.js';
 
 // ---- Sessions and the deny-list ---------------------------------------------------------------
