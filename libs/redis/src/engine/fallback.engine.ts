@@ -15,6 +15,7 @@ import type {
   ReplayIncomplete,
   ReplayIncompleteListener,
   SetOptions,
+  SubscribeOptions,
   Unsubscribe,
   WriteOptions,
   ZEntry,
@@ -275,8 +276,8 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
    * Subscribes on both sides: Redis carries messages between instances while it is up (and the
    * Redis engine re-subscribes when it returns), memory carries them within the instance meanwhile.
    */
-  subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe> {
-    return this.onBothSides((e) => e.subscribe(channel, handler));
+  subscribe(channel: string, handler: MessageHandler, options?: SubscribeOptions): Promise<Unsubscribe> {
+    return this.onBothSides((e) => e.subscribe(channel, handler, options));
   }
 
   psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { escapeGlob } from './glob.util.js';
+import { RedisSubscriber } from './redis.subscriber.js';
 import type { ScriptDefinition, ScriptReply } from './script.types.js';
 import type { StoreEngine } from './store-engine.port.js';
 import type {
@@ -10,6 +11,7 @@ import type {
   MsetEntry,
   PatternMessageHandler,
   SetOptions,
+  SubscribeOptions,
   Unsubscribe,
   ZEntry,
 } from './store-engine.types.js';
@@ -31,17 +33,15 @@ export class RedisEngine implements StoreEngine {
   private readonly prefix: string;
   private readonly isCluster: boolean;
   private readonly defined = new Set<string>();
-  private subscriber?: Client;
-  private resubscribed: Promise<void> = Promise.resolve();
-  private readonly channels = new Map<string, Set<MessageHandler>>();
-  private readonly patterns = new Map<string, Set<PatternMessageHandler>>();
+  private readonly subscriber: RedisSubscriber;
 
   constructor(
     readonly client: Client,
-    private readonly options: RedisEngineOptions,
+    options: RedisEngineOptions,
   ) {
     this.prefix = options.keyPrefix;
     this.isCluster = client instanceof Cluster;
+    this.subscriber = new RedisSubscriber(client, options.keyPrefix, options.onHandlerError);
   }
 
   mode(): EngineMode {
@@ -247,12 +247,12 @@ export class RedisEngine implements StoreEngine {
     return this.client.publish(this.k(channel), message);
   }
 
-  async subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe> {
-    return this.addSubscription(this.channels, channel, handler, 'subscribe', 'unsubscribe');
+  subscribe(channel: string, handler: MessageHandler, options?: SubscribeOptions): Promise<Unsubscribe> {
+    return this.subscriber.subscribe(channel, handler, options);
   }
 
-  async psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {
-    return this.addSubscription(this.patterns, escapeGlob(this.prefix) + pattern, handler, 'psubscribe', 'punsubscribe');
+  psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {
+    return this.subscriber.psubscribe(pattern, handler);
   }
 
   async clear(): Promise<void> {
@@ -260,74 +260,7 @@ export class RedisEngine implements StoreEngine {
   }
 
   async close(): Promise<void> {
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    this.channels.clear();
-    this.patterns.clear();
-    // The subscriber is always ours, even on an application-provided client.
-    if (subscriber) await disconnectAndWait(subscriber);
-  }
-
-  /**
-   * Subscriptions are kept here as the source of truth and (re)issued whenever the subscriber
-   * connection becomes ready, so one made while Redis was down starts flowing when it returns.
-   */
-  private async addSubscription<H>(registry: Map<string, Set<H>>, name: string, handler: H, on: 'subscribe' | 'psubscribe', off: 'unsubscribe' | 'punsubscribe'): Promise<Unsubscribe> {
-    const isChannel = on === 'subscribe';
-    const redisName = isChannel ? this.k(name) : name;
-    const handlers = registry.get(redisName) ?? new Set<H>();
-    const first = handlers.size === 0;
-    handlers.add(handler);
-    registry.set(redisName, handlers);
-    const subscriber = this.ensureSubscriber();
-    if (subscriber.status === 'ready') {
-      if (first) await subscriber[on](redisName);
-    } else if (await readySoon(subscriber, SUBSCRIBE_WAIT_MS)) {
-      // The ready handler subscribes to everything registered, this one included.
-      await this.resubscribed;
-    }
-    return async () => {
-      if (!handlers.delete(handler) || handlers.size > 0) return;
-      registry.delete(redisName);
-      if (this.subscriber?.status === 'ready') await this.subscriber[off](redisName).catch(() => undefined);
-    };
-  }
-
-  private ensureSubscriber(): Client {
-    if (this.subscriber) return this.subscriber;
-    const subscriber: Client = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
-    this.subscriber = subscriber;
-    subscriber.on('error', () => undefined); // the main connection reports outages; avoid noise twice
-    subscriber.on('ready', () => {
-      const channels = [...this.channels.keys()];
-      const patterns = [...this.patterns.keys()];
-      this.resubscribed = Promise.all([
-        channels.length > 0 ? subscriber.subscribe(...channels) : undefined,
-        patterns.length > 0 ? subscriber.psubscribe(...patterns) : undefined,
-      ]).then(
-        () => undefined,
-        () => undefined,
-      );
-    });
-    subscriber.on('message', (channel: string, message: string) => {
-      const logical = channel.slice(this.prefix.length);
-      for (const h of this.channels.get(channel) ?? []) this.deliver(logical, () => h(message, logical));
-    });
-    subscriber.on('pmessage', (pattern: string, channel: string, message: string) => {
-      const logical = channel.slice(this.prefix.length);
-      const logicalPattern = pattern.slice(escapeGlob(this.prefix).length);
-      for (const h of this.patterns.get(pattern) ?? []) this.deliver(logical, () => h(message, logical, logicalPattern));
-    });
-    if (subscriber.status === 'wait') subscriber.connect().catch(() => undefined);
-    return subscriber;
-  }
-
-  private deliver(channel: string, call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      this.options.onHandlerError?.(error, channel);
-    }
+    await this.subscriber.close();
   }
 
   private bySlot(keys: readonly string[]): Map<number, number[]> {
@@ -340,27 +273,6 @@ export class RedisEngine implements StoreEngine {
     });
     return groups;
   }
-}
-
-// A subscription made while the subscriber connects waits this long to become active; one made
-// while Redis is down returns at once and activates when Redis returns.
-const SUBSCRIBE_WAIT_MS = 2_000;
-
-function readySoon(client: Client, timeoutMs: number): Promise<boolean> {
-  if (!['wait', 'connecting', 'connect'].includes(client.status)) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const finish = (ready: boolean) => {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-      client.off('close', onClose);
-      resolve(ready);
-    };
-    const onReady = () => finish(true);
-    const onClose = () => finish(false);
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    client.on('ready', onReady);
-    client.on('close', onClose);
-  });
 }
 
 async function execPipeline(pipeline: ChainableCommander): Promise<void> {

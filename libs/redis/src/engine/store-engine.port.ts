@@ -8,6 +8,7 @@ import type {
   PatternMessageHandler,
   ReplayIncompleteListener,
   SetOptions,
+  SubscribeOptions,
   Unsubscribe,
   WriteOptions,
   ZEntry,
@@ -84,7 +85,7 @@ export interface StoreEngine {
 
   publish(channel: string, message: string, options?: CallOptions): Promise<number>;
   /** Resolves once the subscription is active; the returned function removes it. */
-  subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe>;
+  subscribe(channel: string, handler: MessageHandler, options?: SubscribeOptions): Promise<Unsubscribe>;
   psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe>;
 
   /** Removes every key under the engine's prefix (the whole memory store). */

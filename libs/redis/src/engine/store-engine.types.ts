@@ -46,6 +46,15 @@ export interface ZEntry {
   score: number;
 }
 
+export interface SubscribeOptions {
+  /**
+   * Told `false` when the subscription stops hearing messages (its connection closed: anything
+   * published from now on may be lost) and `true` once it is active again. An engine that cannot
+   * lose messages (memory) never calls it. For consumers that must act on a gap, like an L1 cache.
+   */
+  onState?: (live: boolean) => void;
+}
+
 export type MessageHandler = (message: string, channel: string) => void;
 export type PatternMessageHandler = (message: string, channel: string, pattern: string) => void;
 export type Unsubscribe = () => Promise<void>;
