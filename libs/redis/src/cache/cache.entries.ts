@@ -123,8 +123,12 @@ export class CacheEntries {
       return true;
     }
     const message = { n: this.ns, k: [this.keyOf(full)] };
-    const reply = await engine.runScript(CACHE_WRITE, [full], [raw, pttl, guard?.kind ?? '', guard?.expected ?? '', bus.enabled ? bus.wire(message) : '', BUS_CHANNEL, full.length]);
-    if (reply !== 1) return false;
+    if (guard) {
+      const reply = await engine.runScript(CACHE_WRITE, [full], [raw, pttl, guard.kind, guard.expected, bus.enabled ? bus.wire(message) : '', BUS_CHANNEL, full.length]);
+      if (reply !== 1) return false;
+    } else {
+      await engine.set(full, raw, { ttlMs: pttl, publish: { channel: BUS_CHANNEL, message: bus.wire(message) } });
+    }
     // Served by the fallback: the script's PUBLISH reached no other instance.
     if (bus.enabled && engine.mode() !== 'redis') bus.keepIfUndelivered(message);
     const l1 = bus.l1;

@@ -62,7 +62,13 @@ export class MemoryEngine implements StoreEngine {
     return this.run(() => this.store.get(key));
   }
   set(key: string, value: string, options: SetOptions = {}) {
-    return this.run(() => this.store.set(key, value, options));
+    const written = this.run(() => this.store.set(key, value, options));
+    const publish = options.publish;
+    if (!publish) return written;
+    return written.then(async (ok) => {
+      if (ok) await this.publish(publish.channel, publish.message);
+      return ok;
+    });
   }
   mget(keys: readonly string[]) {
     return this.run(() => keys.map((k) => this.store.get(k)));

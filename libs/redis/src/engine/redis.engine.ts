@@ -3,6 +3,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { escapeGlob } from './glob.util.js';
 import { RedisSubscriber } from './redis.subscriber.js';
+import { CACHE_WRITE } from './scripts/cache.scripts.js';
 import type { ScriptDefinition, ScriptReply } from './script.types.js';
 import type { StoreEngine } from './store-engine.port.js';
 import type {
@@ -70,6 +71,14 @@ export class RedisEngine implements StoreEngine {
     if (options.ttlMs && options.ttlMs > 0) args.push('PX', Math.ceil(options.ttlMs));
     if (options.nx) args.push('NX');
     else if (options.xx) args.push('XX');
+    const publish = options.publish;
+    if (publish && !options.nx && !options.xx) {
+      // Another node may publish before this key's node applied the write: there, one script does both.
+      if (this.isCluster) return (await this.runScript(CACHE_WRITE, [key], [value, options.ttlMs && options.ttlMs > 0 ? Math.ceil(options.ttlMs) : 0, '', '', publish.message, publish.channel, key.length])) === 1;
+      // Same connection, sent back to back: one round trip, and Redis runs the PUBLISH after the SET.
+      const [reply] = await Promise.all([this.client.call('SET', ...args), this.client.publish(this.k(publish.channel), publish.message)]);
+      return reply === 'OK';
+    }
     const reply = await this.client.call('SET', ...args);
     return reply === 'OK';
   }

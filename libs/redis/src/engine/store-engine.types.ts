@@ -33,6 +33,12 @@ export interface SetOptions extends WriteOptions {
   ttlMs?: number;
   nx?: boolean;
   xx?: boolean;
+  /**
+   * Publish this message once the write is applied, in the same round trip: on one connection
+   * SET then PUBLISH (Redis runs them in order), on a Cluster a script on the key's node. A
+   * subscriber that hears it can already read the new value.
+   */
+  publish?: { channel: string; message: string };
 }
 
 export interface MsetEntry {
