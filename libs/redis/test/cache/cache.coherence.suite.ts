@@ -154,7 +154,7 @@ export function runCoherenceSuite(target: CoherenceTarget): void {
 
     it('invalidatePattern cut short by a SIGSTOPped Redis rejects or is replayed whole, never silently partial', async () => {
       const prefix = `co${++prefixes}:`;
-      const a = await instance(prefix, {}, { commandTimeoutMs: 300, breaker: { failureThreshold: 1, probeIntervalMs: 100, maxProbeIntervalMs: 200 } });
+      const a = await instance(prefix, {}, { commandTimeoutMs: 1_000, breaker: { failureThreshold: 1, probeIntervalMs: 100, maxProbeIntervalMs: 200 } });
       const cache = a.cache.namespace('bulk');
       const total = 40_000;
       for (let start = 0; start < total; start += 5_000) {
@@ -177,7 +177,14 @@ export function runCoherenceSuite(target: CoherenceTarget): void {
         expect(outcome.error).toBeInstanceOf(Error);
       }
       // What did not match is untouched (a Cluster whose nodes were all stopped may take a moment to agree again).
-      await waitUntil(async () => a.connection.status() === 'connected' && (await cache.get('keep')) === 'me', { timeoutMs: 20_000, what: 'A back on Redis, keep intact' });
+      await waitUntil(
+        async () => {
+          const keep = await cache.get('keep');
+          if (a.connection.status() !== 'connected' || keep !== 'me') throw new Error(`status ${a.connection.status()}, keep ${String(keep)}`);
+          return true;
+        },
+        { timeoutMs: 20_000, what: 'A back on Redis, keep intact' },
+      );
     });
 
     // ---- hostile stored bytes ---------------------------------------------------------------
