@@ -17,6 +17,9 @@ import type {
   ZEntry,
 } from './store-engine.types.js';
 
+// Closing helpers live in redis.close.ts (the subscriber uses them too); re-exported for existing callers.
+export { closeClient, disconnectAndWait } from './redis.close.js';
+
 export interface RedisEngineOptions {
   keyPrefix: string;
   onHandlerError?: (error: unknown, channel: string) => void;
@@ -309,36 +312,4 @@ function toZEntries(reply: unknown): ZEntry[] {
   const out: ZEntry[] = [];
   for (let i = 0; i + 1 < list.length; i += 2) out.push({ member: String(list[i]), score: Number(list[i + 1]) });
   return out;
-}
-
-/**
- * Disconnects and waits until ioredis says the connection has ended. A socket still connecting is
- * only destroyed after `disconnectTimeout`, and that timer would otherwise outlive the app (and
- * show up as an open handle in tests); waiting for 'end' keeps shutdown honest and complete.
- */
-export function disconnectAndWait(client: Redis | Cluster, timeoutMs = 3_000): Promise<void> {
-  if (client.status === 'end') return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(done, timeoutMs);
-    timer.unref();
-    function done() {
-      clearTimeout(timer);
-      client.off('end', done);
-      resolve();
-    }
-    client.once('end', done);
-    client.disconnect();
-    if (client.status === 'end') done();
-  });
-}
-
-/** QUIT when the server is answering (in-flight replies arrive), else a plain disconnect. */
-export async function closeClient(client: Redis | Cluster): Promise<void> {
-  if (client.status === 'ready') {
-    let timer: NodeJS.Timeout | undefined;
-    // A Redis that stopped answering must not hold up shutdown.
-    await Promise.race([client.quit().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
-    clearTimeout(timer);
-  }
-  await disconnectAndWait(client);
 }

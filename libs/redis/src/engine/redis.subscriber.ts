@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { escapeGlob } from './glob.util.js';
+import { disconnectAndWait } from './redis.close.js';
 import type { MessageHandler, PatternMessageHandler, SubscribeOptions, Unsubscribe } from './store-engine.types.js';
 
 type Client = Redis | Cluster;
@@ -53,7 +54,7 @@ export class RedisSubscriber {
     this.patterns.clear();
     this.stateListeners.clear();
     // The subscriber is always ours, even on an application-provided client.
-    if (connection) await disconnectQuietly(connection);
+    if (connection) await disconnectAndWait(connection);
   }
 
   private async add<H>(registry: Map<string, Set<H>>, redisName: string, handler: H, on: 'subscribe' | 'psubscribe', off: 'unsubscribe' | 'punsubscribe', options?: SubscribeOptions): Promise<Unsubscribe> {
@@ -163,21 +164,5 @@ function readySoon(client: Client, timeoutMs: number): Promise<boolean> {
     const timer = setTimeout(() => finish(false), timeoutMs);
     client.on('ready', onReady);
     client.on('end', onEnd);
-  });
-}
-
-function disconnectQuietly(client: Redis, timeoutMs = 3_000): Promise<void> {
-  if (client.status === 'end') return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(done, timeoutMs);
-    timer.unref();
-    function done() {
-      clearTimeout(timer);
-      client.off('end', done);
-      resolve();
-    }
-    client.once('end', done);
-    client.disconnect();
-    if (client.status === 'end') done();
   });
 }
