@@ -160,7 +160,15 @@ export function runCoherenceSuite(target: CoherenceTarget): void {
       for (let start = 0; start < total; start += 5_000) {
         await cache.mset(Array.from({ length: 5_000 }, (_, i) => ({ key: `p:${start + i}`, value: start + i, ttl: '1h' })));
       }
-      await cache.set('keep', 'me', { ttl: '1h' });
+      // On a loaded machine a write may time out and land in the fallback (cache writes are not
+      // journaled): make sure the key that must survive is really in Redis.
+      await waitUntil(
+        async () => {
+          await cache.set('keep', 'me', { ttl: '1h' });
+          return (await admin.exists(`${prefix}cache:bulk:keep`)) === 1;
+        },
+        { timeoutMs: 10_000, what: 'keep to be stored in Redis' },
+      );
       const running = cache.invalidatePattern('p:*').then(
         (n) => ({ ok: true as const, n }),
         (error: unknown) => ({ ok: false as const, error }),
