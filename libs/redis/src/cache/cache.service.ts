@@ -141,7 +141,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     for (const e of entries) for (const t of checkTags(e.tags)) tagSet.add(t);
     // Version keys live as long as the longest-lived entry that references them (0: forever).
     const ttls = entries.map((e) => this.ttlOf(e.ttl));
-    const life = ttls.includes(0) ? 0 : Math.max(0, ...ttls);
+    const life = ttls.includes(0) ? 0 : ttls.reduce((a, b) => Math.max(a, b), 0);
     const versions = new Map(tagSet.size > 0 ? await this.tags.writeVersions([...tagSet], life) : []);
     const now = Date.now();
     const prepared = await Promise.all(
