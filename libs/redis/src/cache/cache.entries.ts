@@ -2,6 +2,7 @@ import type { CacheCore } from './cache.core.js';
 import { CorruptEntryError, decodeEnvelope, encodeEnvelope, type Envelope } from './cache.envelope.js';
 import { CACHE_LOAD_BEGIN, CACHE_WRITE } from '../engine/scripts/cache.scripts.js';
 import { BUS_CHANNEL } from './cache.invalidation-bus.js';
+import type { L1Entry } from './cache.l1.js';
 import { checkKey, encodeSegment, newToken, valueKey } from './cache.keys.js';
 import { tagsMatch, type CacheTags } from './cache.tags.js';
 
@@ -45,13 +46,8 @@ export class CacheEntries {
     if (this.core.replaying) await this.core.replaying;
     const bus = this.core.bus;
     const l1 = bus.l1;
-    if (l1) {
-      const hit = l1.get(full, Date.now());
-      if (hit) {
-        this.core.counter(this.label).l1Hits++;
-        return { state: 'hit', value: hit.value };
-      }
-    }
+    const hit = this.fromL1(full);
+    if (hit) return { state: 'hit', value: hit.value };
     const mark = bus.mark();
     let raw: string | null;
     try {
@@ -73,6 +69,18 @@ export class CacheEntries {
     if (entry.expiresAt !== 0 && now >= entry.expiresAt) return allowStale ? { state: 'stale', value: entry.value } : null;
     if (l1 && bus.mayFill(full, mark)) l1.set(full, entry.value, entry.expiresAt, entry.tags, now);
     return { state: 'hit', value: entry.value };
+  }
+
+  /**
+   * The L1 copy, synchronously, or undefined: none, L1 off or not live (the bus may be missing
+   * evictions), or an outage replay this instance's reads must wait for.
+   */
+  fromL1(full: string): L1Entry | undefined {
+    const l1 = this.core.bus.l1;
+    if (l1 === null || this.core.replaying) return undefined;
+    const hit = l1.get(full, Date.now());
+    if (hit !== undefined) this.core.counter(this.label).l1Hits++;
+    return hit;
   }
 
   /**
