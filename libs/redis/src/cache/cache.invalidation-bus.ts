@@ -33,6 +33,7 @@ const KEY_MARKS_LIMIT = 10_000;
  */
 export class InvalidationBus {
   readonly instanceId = randomBytes(8).toString('hex');
+  private readonly ownPrefix = `{"o":"${this.instanceId}"`;
   /** Turned off (null) for good when the bus cannot subscribe. */
   private tier: L1Cache | null;
   /** False while the subscription may be missing messages: L1 is neither read nor filled then. */
@@ -115,7 +116,8 @@ export class InvalidationBus {
 
   /** The message as published, for a write script that publishes it itself. */
   wire(message: Eviction): string {
-    return JSON.stringify({ ...message, o: this.instanceId });
+    // The sender first, so `receive` can drop this instance's own messages without parsing them.
+    return JSON.stringify({ o: this.instanceId, ...message });
   }
 
   /** A message that may not have reached Redis (served by the fallback) is kept for redelivery. */
@@ -168,6 +170,7 @@ export class InvalidationBus {
   }
 
   private receive(raw: string): void {
+    if (raw.startsWith(this.ownPrefix)) return;
     let message: BusMessage;
     try {
       message = JSON.parse(raw) as BusMessage;
