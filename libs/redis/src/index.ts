@@ -64,7 +64,7 @@ export { CacheService } from './cache/cache.service.js';
 export type { CacheGetOrSetOptions, CacheMsetEntry, CacheOutcome, CacheSetOptions, CacheStats } from './cache/cache.types.js';
 export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache.options.js';
 export type { CacheEncryptionKey, CacheEncryptionOptions } from './cache/cache.encryption.js';
-export { CacheInputError, CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError } from './cache/cache.errors.js';
+export { CacheInputError, CacheLoaderTimeoutError, CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError } from './cache/cache.errors.js';
 export { Cacheable, CacheableInterceptor, type CacheableOptions, type CacheVary, type HttpRequestLike } from './cache/cache.interceptor.js';
 
 // ---- Sessions and the deny-list ---------------------------------------------------------------

@@ -10,7 +10,7 @@ import type { CacheOutcome, CacheStats } from './cache.types.js';
 
 export type Counters = Omit<CacheStats, 'namespace' | 'hitRatio' | 'pendingInvalidations'>;
 
-interface PendingPattern {
+export interface PendingPattern {
   ns: string;
   glob: string;
   test?: (key: string) => boolean;

@@ -1,6 +1,9 @@
 import type { CacheCore } from './cache.core.js';
 import { CorruptEntryError, decodeEnvelope, encodeEnvelope, type Envelope } from './cache.envelope.js';
-import { checkKey, encodeSegment, valueKey } from './cache.keys.js';
+import { CACHE_LOAD_BEGIN, CACHE_WRITE } from '../engine/scripts/cache.scripts.js';
+import { BUS_CHANNEL } from './cache.invalidation-bus.js';
+import type { L1Entry } from './cache.l1.js';
+import { checkKey, encodeSegment, newToken, valueKey } from './cache.keys.js';
 import { tagsMatch, type CacheTags } from './cache.tags.js';
 
 export interface Found {
@@ -36,20 +39,24 @@ export class CacheEntries {
 
   /**
    * L1, then the engine. `allowStale`: an entry past its logical expiry (still stored because of
-   * grace) is returned as `stale` instead of a miss.
+   * grace) is returned as `stale` instead of a miss. L1 is filled only if no eviction of the key
+   * arrived while Redis answered (see `InvalidationBus.mark`).
    */
   async read(full: string, allowStale: boolean): Promise<Found | null> {
     if (this.core.replaying) await this.core.replaying;
-    const l1 = this.core.l1;
-    if (l1) {
-      const now = Date.now();
-      const hit = l1.get(full, now);
-      if (hit) {
-        this.core.counter(this.label).l1Hits++;
-        return { state: 'hit', value: hit.value };
-      }
+    const bus = this.core.bus;
+    const l1 = bus.l1;
+    const hit = this.fromL1(full);
+    if (hit) return { state: 'hit', value: hit.value };
+    const mark = bus.mark();
+    let raw: string | null;
+    try {
+      raw = await this.core.engine.get(full);
+    } catch (error) {
+      // Something other than a string under our key (a hash, a list...): foreign, so a miss.
+      if (error instanceof Error && /^WRONGTYPE/.test(error.message)) return this.discardCorrupt(full, new CorruptEntryError('not a string value'));
+      throw error;
     }
-    const raw = await this.core.engine.get(full);
     if (raw === null) return null;
     const decoded = this.decode(full, raw);
     const entry = decoded !== null && 'then' in decoded ? await decoded : decoded;
@@ -60,15 +67,29 @@ export class CacheEntries {
     }
     const now = Date.now();
     if (entry.expiresAt !== 0 && now >= entry.expiresAt) return allowStale ? { state: 'stale', value: entry.value } : null;
-    l1?.set(full, entry.value, entry.expiresAt, entry.tags, now);
+    if (l1 && bus.mayFill(full, mark)) l1.set(full, entry.value, entry.expiresAt, entry.tags, now);
     return { state: 'hit', value: entry.value };
   }
 
   /**
+   * The L1 copy, synchronously, or undefined: none, L1 off or not live (the bus may be missing
+   * evictions), or an outage replay this instance's reads must wait for.
+   */
+  fromL1(full: string): L1Entry | undefined {
+    const l1 = this.core.bus.l1;
+    if (l1 === null || this.core.replaying) return undefined;
+    const hit = l1.get(full, Date.now());
+    if (hit !== undefined) this.core.counter(this.label).l1Hits++;
+    return hit;
+  }
+
+  /**
    * Synchronous for plain entries (the hit path pays no extra promise), a promise only for
-   * compressed ones. A corrupt or foreign value is counted, deleted and read as a miss.
+   * compressed ones. A load's marker reads as a miss; a corrupt or foreign value is counted,
+   * deleted and read as a miss, whatever its bytes do to the decoder.
    */
   decode(full: string, raw: string): Envelope | null | Promise<Envelope | null> {
+    if (raw.startsWith(LOAD_MARKER)) return null;
     try {
       const decoded = decodeEnvelope(raw, this.core.options, full);
       // Duck-typed: zlib's promises may come from another realm (e.g. under jest's VM modules).
@@ -83,19 +104,63 @@ export class CacheEntries {
   }
 
   private async discardCorrupt(full: string, error: unknown): Promise<null> {
-    if (!(error instanceof CorruptEntryError) && !(error instanceof SyntaxError) && !(error instanceof RangeError)) throw error;
-    this.core.reportCorrupt(this.label, full, error.message);
-    // Only delete what we read: a fresh value written meanwhile must survive.
+    const reason = error instanceof CorruptEntryError ? error.message : `decoder failed (${error instanceof Error ? error.name : typeof error})`;
+    this.core.reportCorrupt(this.label, full, reason);
     await this.core.engine.del([full]).catch(() => undefined);
     return null;
   }
 
-  async write(full: string, value: unknown, ttlMs: number, graceMs: number, tags: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  /**
+   * Stores a value; with L1 on, the write script also publishes the eviction (one round trip, and
+   * other instances hear it only once the write is visible). `guard`: write only if the key still
+   * holds what the loader staked before loading (see `stake`), so an invalidation made meanwhile
+   * wins. `mark`: taken before the value was read or loaded, for the L1 fill check. Returns false
+   * when the guard refused the write (nothing stored, L1 untouched).
+   */
+  async write(full: string, value: unknown, ttlMs: number, graceMs: number, tags: ReadonlyArray<readonly [string, string]>, guard?: Guard, mark?: number): Promise<boolean> {
+    const bus = this.core.bus;
+    const since = mark ?? bus.mark();
     const now = Date.now();
     const expiresAt = ttlMs > 0 ? now + ttlMs : 0;
     const raw = await encodeEnvelope(value, expiresAt, tags, this.core.options, full);
-    await this.core.engine.set(full, raw, { ttlMs: ttlMs > 0 ? ttlMs + graceMs : 0 });
-    this.core.l1?.set(full, value, expiresAt, tags, now);
-    await this.core.bus.publish({ n: this.ns, k: [this.keyOf(full)] });
+    const pttl = ttlMs > 0 ? ttlMs + graceMs : 0;
+    const engine = this.core.engine;
+    if (!guard && !bus.enabled) {
+      // Redis only, nothing to guard: a plain SET is the whole write.
+      await engine.set(full, raw, { ttlMs: pttl });
+      return true;
+    }
+    const message = { n: this.ns, k: [this.keyOf(full)] };
+    if (guard) {
+      const reply = await engine.runScript(CACHE_WRITE, [full], [raw, pttl, guard.kind, guard.expected, bus.enabled ? bus.wire(message) : '', BUS_CHANNEL, full.length]);
+      if (reply !== 1) return false;
+    } else {
+      await engine.set(full, raw, { ttlMs: pttl, publish: { channel: BUS_CHANNEL, message: bus.wire(message) } });
+    }
+    // Served by the fallback: the script's PUBLISH reached no other instance.
+    if (bus.enabled && engine.mode() !== 'redis') bus.keepIfUndelivered(message);
+    const l1 = bus.l1;
+    if (l1 && bus.mayFill(full, since)) l1.set(full, value, expiresAt, tags, now);
+    return true;
+  }
+
+  /**
+   * Stakes the key before a loader runs: a missing key gets this load's marker (alive for the
+   * loader deadline), a present value is identified by its SHA1. The guarded write then succeeds
+   * only if nothing (DEL, pattern, clear, another write) touched the key in between.
+   */
+  async stake(full: string, deadlineMs: number): Promise<Guard> {
+    const marker = `${LOAD_MARKER}${newToken()}`;
+    const reply = (await this.core.engine.runScript(CACHE_LOAD_BEGIN, [full], [marker, Math.max(1, Math.ceil(deadlineMs))])) as [number, string?];
+    return reply[0] === 1 ? { kind: 'eq', expected: marker } : { kind: 'sha', expected: String(reply[1]) };
   }
 }
+
+/** What a guarded write expects the key to hold. */
+export interface Guard {
+  kind: 'eq' | 'sha';
+  expected: string;
+}
+
+/** Prefix of the placeholder a load keeps under its key while the loader runs (reads as a miss). */
+export const LOAD_MARKER = '~l|';

@@ -91,22 +91,31 @@ function split(raw: string): { flags: string; expiresAt: number; tags: Array<[st
   return { flags, expiresAt, tags, payload: raw.slice(c + 1) };
 }
 
-/** Synchronous unless the payload is compressed, so the hot read path adds no extra await. */
+/**
+ * Synchronous unless the payload is compressed, so the hot read path adds no extra await. Stored
+ * bytes are not trusted: inflating stops at `maxValueBytes` of output (a small entry cannot inflate
+ * to gigabytes), and every way a value can be malformed surfaces as `CorruptEntryError`, never as
+ * another exception. With `encryption`, the entry is opened (and authenticated) first.
+ */
 export function decodeEnvelope(raw: string, options?: EncodeOptions, cacheKey = ''): Envelope | Promise<Envelope> {
   if (options?.encryption) raw = options.encryption.open(raw, cacheKey, Math.ceil((options.maxValueBytes + 1_048_576) * (4 / 3)) + 128);
   else if (raw.startsWith('~e1|')) throw new CorruptEntryError('an encrypted entry, and cache.encryption is not configured');
   const parts = split(raw);
   if (parts.flags.endsWith('z')) {
-    // Bounded: a foreign deflate bomb under our key must not inflate past what we would ever write.
-    return inflate(Buffer.from(parts.payload, 'base64'), { maxOutputLength: (options?.maxValueBytes ?? 8 * 1024 * 1024) + 1 }).then(
+    const packed = Buffer.from(parts.payload, 'base64');
+    return inflate(packed, { maxOutputLength: Math.min(options?.maxValueBytes ?? Number.MAX_SAFE_INTEGER, MAX_INFLATE) }).then(
       (buffer) => finish(parts.flags.slice(0, -1), buffer.toString('utf8'), parts),
-      () => {
-        throw new CorruptEntryError('compressed payload does not inflate');
+      (error: unknown) => {
+        const tooLarge = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError;
+        throw new CorruptEntryError(tooLarge ? `compressed payload inflates past ${options?.maxValueBytes} bytes` : 'compressed payload does not inflate');
       },
     );
   }
   return finish(parts.flags, parts.payload, parts);
 }
+
+// zlib refuses a maxOutputLength above what one Buffer can hold.
+const MAX_INFLATE = 2 ** 31 - 1;
 
 function finish(flags: string, payload: string, parts: { expiresAt: number; tags: Array<[string, string]> }): Envelope {
   let value: unknown;
@@ -115,8 +124,15 @@ function finish(flags: string, payload: string, parts: { expiresAt: number; tags
   } catch {
     throw new CorruptEntryError('payload is not JSON');
   }
-  if (flags === 't') value = fromTyped(value);
-  else if (flags !== 'j') throw new CorruptEntryError(`unknown flags ${JSON.stringify(flags)}`);
+  if (flags === 't') {
+    try {
+      value = fromTyped(value);
+    } catch (error) {
+      // Wrong shapes under a type tag ({"$t":"M","v":1}), bad numbers, nesting past the stack.
+      if (error instanceof CorruptEntryError) throw error;
+      throw new CorruptEntryError(`type-tagged payload is malformed (${error instanceof Error ? error.name : 'error'})`);
+    }
+  } else if (flags !== 'j') throw new CorruptEntryError(`unknown flags ${JSON.stringify(flags)}`);
   return { value, expiresAt: parts.expiresAt, tags: parts.tags };
 }
 

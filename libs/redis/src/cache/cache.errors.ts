@@ -33,3 +33,13 @@ export class CacheRemoteLoadError extends RedisKitError {
     super('E_CACHE_REMOTE_LOAD', `the loader failed on the instance that held the lock: ${message}`);
   }
 }
+
+/**
+ * The loader did not settle within `cache.loaderTimeout`. It is abandoned: its lock is released so
+ * waiting instances load themselves, and a result arriving later is never written.
+ */
+export class CacheLoaderTimeoutError extends RedisKitError {
+  constructor(readonly timeoutMs: number) {
+    super('E_CACHE_LOADER_TIMEOUT', `the cache loader did not settle within cache.loaderTimeout (${timeoutMs} ms)`);
+  }
+}

@@ -1,4 +1,4 @@
-import { escapeGlob } from '../engine/glob.util.js';
+import { compileGlob, escapeGlob } from '../engine/glob.util.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { encodeSegment } from './cache.keys.js';
 
@@ -7,15 +7,16 @@ const SCAN_COUNT = 500;
 /**
  * A user glob over decoded keys becomes a SCAN pattern over encoded keys (literal runs encoded and
  * escaped, every wildcard widened to `*`) plus an exact test on the decoded key: encoding turns one
- * character into up to 12, so `?` cannot be expressed in the encoded pattern.
+ * character into up to 12, so `?` cannot be expressed in the encoded pattern. The exact test is a
+ * linear-time glob matcher, never a backtracking RegExp (`*a*a*a*a*a?` cannot stall the loop).
  */
 export function compileUserGlob(glob: string): { scanGlob: string; test: (encodedKey: string) => boolean } {
   let scan = '';
-  let regex = '^';
+  let exact = '';
   let literal = '';
   const flush = () => {
     scan += escapeGlob(encodeSegment(literal));
-    regex += literal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    exact += escapeGlob(literal);
     literal = '';
   };
   for (let i = 0; i < glob.length; i++) {
@@ -24,16 +25,16 @@ export function compileUserGlob(glob: string): { scanGlob: string; test: (encode
     else if (ch === '*' || ch === '?') {
       flush();
       if (!scan.endsWith('*')) scan += '*';
-      regex += ch === '*' ? '[\\s\\S]*' : '[\\s\\S]';
+      exact += ch;
     } else literal += ch;
   }
   flush();
-  const re = new RegExp(`${regex}$`);
+  const matcher = compileGlob(exact);
   return {
     scanGlob: scan,
     test: (encoded) => {
       try {
-        return re.test(decodeURIComponent(encoded));
+        return matcher.test(decodeURIComponent(encoded));
       } catch {
         return false;
       }
@@ -41,11 +42,16 @@ export function compileUserGlob(glob: string): { scanGlob: string; test: (encode
   };
 }
 
-/** UNLINKs the namespace's keys matching `glob` (over encoded keys) in SCAN batches. */
+/**
+ * UNLINKs the namespace's keys matching `glob` (over encoded keys) in SCAN batches. While Redis
+ * serves, the SCAN refuses the fallback's answer: a step that fails mid-way must fail the whole
+ * walk (the caller journals or rejects it), not quietly continue over one process's memory.
+ */
 export async function unlinkMatching(engine: StoreEngine, ns: string, glob: string, test?: (key: string) => boolean, prefix = 'cache'): Promise<number> {
   const base = `${prefix}:${ns}:`;
   let removed = 0;
-  for await (const batch of engine.scan(escapeGlob(base) + glob, { count: SCAN_COUNT })) {
+  const options = engine.mode() === 'redis' ? { count: SCAN_COUNT, fallback: false } : { count: SCAN_COUNT };
+  for await (const batch of engine.scan(escapeGlob(base) + glob, options)) {
     const keys = test ? batch.filter((k) => test(k.slice(base.length))) : batch;
     if (keys.length > 0) removed += await engine.del(keys, { replayOnRecovery: true });
   }

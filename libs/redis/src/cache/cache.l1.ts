@@ -7,6 +7,8 @@ export interface L1Entry {
   until: number;
   /** Encoded tags of the value, so a tag invalidation can find the copies to drop. */
   tags: ReadonlyArray<readonly [string, string]>;
+  /** Insertion order number: how young the entry is, for the LRU move on a hit. */
+  stamp: number;
 }
 
 /**
@@ -15,6 +17,7 @@ export interface L1Entry {
  */
 export class L1Cache {
   private readonly map = new Map<string, L1Entry>();
+  private stamp = 0;
 
   constructor(
     private readonly maxEntries: number,
@@ -32,16 +35,20 @@ export class L1Cache {
       this.map.delete(key);
       return undefined;
     }
-    // Re-inserting moves the key to the young end of the Map's insertion order.
-    this.map.delete(key);
-    this.map.set(key, entry);
+    // Re-inserting moves the key to the young end of the Map's insertion order. An entry still in
+    // the younger half is not moved: it is far from eviction, and the move is most of a hit's cost.
+    if (entry.stamp < this.stamp - (this.maxEntries >> 1)) {
+      this.map.delete(key);
+      entry.stamp = ++this.stamp;
+      this.map.set(key, entry);
+    }
     return entry;
   }
 
   set(key: string, value: unknown, expiresAt: number, tags: ReadonlyArray<readonly [string, string]>, now: number): void {
     const until = now + this.ttlMs;
     this.map.delete(key);
-    this.map.set(key, { value, expiresAt, until: expiresAt !== 0 && expiresAt < until ? expiresAt : until, tags });
+    this.map.set(key, { value, expiresAt, until: expiresAt !== 0 && expiresAt < until ? expiresAt : until, tags, stamp: ++this.stamp });
     if (this.map.size > this.maxEntries) {
       const oldest = this.map.keys().next().value;
       if (oldest !== undefined) this.map.delete(oldest);

@@ -20,6 +20,12 @@ export interface CacheOptions {
    */
   lockTimeout?: Duration;
   /**
+   * How long a `getOrSet` loader may run. Past it the call fails with `CacheLoaderTimeoutError`,
+   * the lock lease stops being renewed, waiting instances stop waiting and load themselves, and
+   * the late result is never written. Default '10s'.
+   */
+  loaderTimeout?: Duration;
+  /**
    * In-process tier in front of Redis, bounded. Writes and invalidations on any instance evict the
    * other instances' copies over pub/sub; every instance of a fleet must enable it alike.
    */
@@ -35,6 +41,7 @@ export interface ResolvedCacheOptions {
   compressThreshold: number;
   maxValueBytes: number;
   lockTimeoutMs: number;
+  loaderTimeoutMs: number;
   l1: { maxEntries: number; ttlMs: number } | null;
   encryption: CacheCipher | null;
 }
@@ -46,6 +53,7 @@ export const CACHE_DEFAULTS = {
   compressThreshold: 16 * 1024,
   maxValueBytes: 8 * 1024 * 1024,
   lockTimeoutMs: 10_000,
+  loaderTimeoutMs: 10_000,
   l1TtlMs: 60_000,
 } as const;
 
@@ -83,10 +91,12 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
     compressThreshold: int(o.compressThreshold, 'cache.compressThreshold', CACHE_DEFAULTS.compressThreshold, 0),
     maxValueBytes: int(o.maxValueBytes, 'cache.maxValueBytes', CACHE_DEFAULTS.maxValueBytes, 1),
     lockTimeoutMs: duration(o.lockTimeout, 'cache.lockTimeout', CACHE_DEFAULTS.lockTimeoutMs),
+    loaderTimeoutMs: duration(o.loaderTimeout, 'cache.loaderTimeout', CACHE_DEFAULTS.loaderTimeoutMs),
     l1,
     encryption: resolveCacheEncryption(o.encryption, problems),
   };
   if (o.lockTimeout !== undefined && resolved.lockTimeoutMs < 50) problems.push(`cache.lockTimeout must be at least 50 ms (got ${resolved.lockTimeoutMs})`);
+  if (o.loaderTimeout !== undefined && resolved.loaderTimeoutMs < 10) problems.push(`cache.loaderTimeout must be at least 10 ms (got ${resolved.loaderTimeoutMs})`);
   if (problems.length > 0) throw new RedisConfigError(problems);
   return resolved;
 }

@@ -3,7 +3,7 @@ import { RedisConnection } from '../connection/redis.connection.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import type { RedisMetrics } from '../metrics/redis-metrics.js';
 import { toMs, type Duration } from '../duration.js';
-import { CacheCore } from './cache.core.js';
+import { CacheCore, type PendingPattern } from './cache.core.js';
 import { encodeEnvelope } from './cache.envelope.js';
 import { CacheEntries } from './cache.entries.js';
 import { CacheInputError } from './cache.errors.js';
@@ -82,8 +82,16 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   /** The value, or `undefined` on a miss (a stored `undefined` reads as `undefined` too: use `has`). */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const found = await this.entries.read(this.entries.fullKey(key), false);
+    const full = this.entries.fullKey(key);
     const c = this.core.counter(this.label);
+    // L1 hit without entering the async read path (the hit is most of an L1 cache's traffic).
+    const hit = this.entries.fromL1(full);
+    if (hit !== undefined) {
+      c.hits++;
+      this.core.metrics?.cacheHit(this.label);
+      return hit.value as T;
+    }
+    const found = await this.entries.read(full, false);
     if (found) {
       c.hits++;
       this.core.metrics?.cacheHit(this.label);
@@ -103,6 +111,8 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (!Array.isArray(keys)) throw new CacheInputError('mget takes an array of keys');
     const full = keys.map((k) => this.entries.fullKey(k));
     const c = this.core.counter(this.label);
+    const bus = this.core.bus;
+    const mark = bus.mark();
     const raws = await this.engine.mget(full);
     const decoded = await Promise.all(raws.map((raw, i) => (raw === null ? null : this.entries.decode(full[i]!, raw))));
     const tagSet = new Set<string>();
@@ -115,7 +125,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
         return undefined;
       }
       c.hits++;
-      this.core.l1?.set(full[i]!, e.value, e.expiresAt, e.tags, now);
+      if (bus.mayFill(full[i]!, mark)) bus.l1?.set(full[i]!, e.value, e.expiresAt, e.tags, now);
       return e.value as T;
     });
   }
@@ -125,21 +135,27 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   async set(key: string, value: unknown, options: CacheSetOptions = {}): Promise<void> {
     const full = this.entries.fullKey(key);
     const tags = checkTags(options.tags);
-    const versions = tags.length > 0 ? await this.tags.writeVersions(tags) : [];
-    await this.entries.write(full, value, this.ttlOf(options.ttl), 0, versions);
+    const ttlMs = this.ttlOf(options.ttl);
+    const versions = tags.length > 0 ? await this.tags.writeVersions(tags, ttlMs) : [];
+    await this.entries.write(full, value, ttlMs, 0, versions);
   }
 
   /** One round trip per cluster slot; tag versions are read once for all entries. */
   async mset(entries: readonly CacheMsetEntry[]): Promise<void> {
     if (!Array.isArray(entries)) throw new CacheInputError('mset takes an array of { key, value, ttl?, tags? }');
+    const bus = this.core.bus;
+    const mark = bus.mark();
     const tagSet = new Set<string>();
     for (const e of entries) for (const t of checkTags(e.tags)) tagSet.add(t);
-    const versions = new Map(tagSet.size > 0 ? await this.tags.writeVersions([...tagSet]) : []);
+    // Version keys live as long as the longest-lived entry that references them (0: forever).
+    const ttls = entries.map((e) => this.ttlOf(e.ttl));
+    const life = ttls.includes(0) ? 0 : ttls.reduce((a, b) => Math.max(a, b), 0);
+    const versions = new Map(tagSet.size > 0 ? await this.tags.writeVersions([...tagSet], life) : []);
     const now = Date.now();
     const prepared = await Promise.all(
-      entries.map(async (e) => {
+      entries.map(async (e, i) => {
         const key = this.entries.fullKey(e.key);
-        const ttlMs = this.ttlOf(e.ttl);
+        const ttlMs = ttls[i]!;
         const tags = checkTags(e.tags).map((t) => {
           const enc = encodeSegment(t);
           return [enc, versions.get(enc)!] as [string, string];
@@ -149,7 +165,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       }),
     );
     await this.engine.mset(prepared.map((p) => ({ key: p.key, value: p.raw, ttlMs: p.ttlMs })));
-    for (const p of prepared) this.core.l1?.set(p.key, p.value, p.expiresAt, p.tags, now);
+    for (const p of prepared) if (bus.mayFill(p.key, mark)) bus.l1?.set(p.key, p.value, p.expiresAt, p.tags, now);
     await this.core.bus.publish({ n: this.ns, k: prepared.map((p) => this.entries.keyOf(p.key)) });
   }
 
@@ -187,8 +203,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const { scanGlob, test } = compileUserGlob(glob);
     this.noteOutage();
     this.core.bus.evict({ n: this.ns, a: 1 });
-    if (this.engine.mode() === 'fallback') this.core.pendingPatterns.push({ ns: this.ns, glob: scanGlob, test });
-    const removed = await unlinkMatching(this.engine, this.ns, scanGlob, test);
+    const removed = await this.wholeOrJournaled({ ns: this.ns, glob: scanGlob, test }, () => unlinkMatching(this.engine, this.ns, scanGlob, test));
     await this.core.bus.publish({ n: this.ns, a: 1 });
     return removed;
   }
@@ -197,8 +212,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   async clear(): Promise<void> {
     this.noteOutage();
     this.core.bus.evict({ n: this.ns, a: 1 });
-    if (this.engine.mode() === 'fallback') this.core.pendingPatterns.push({ ns: this.ns, glob: '*', whole: true });
-    await clearNamespace(this.engine, this.ns);
+    await this.wholeOrJournaled({ ns: this.ns, glob: '*', whole: true }, () => clearNamespace(this.engine, this.ns));
     await this.core.bus.publish({ n: this.ns, a: 1 });
   }
 
@@ -252,6 +266,27 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const j = this.core.options.jitter;
     if (base === 0 || j === 0) return base;
     return Math.max(1, Math.round(base * (1 + j * (2 * Math.random() - 1))));
+  }
+
+  /**
+   * A pattern invalidation or clear never does less than asked without saying so: made during an
+   * outage, or cut short by Redis stalling mid-SCAN once the breaker has opened, the whole of it is
+   * journaled and re-run on Redis at recovery (and run on the fallback now); a step that fails while
+   * Redis still counts as up rejects the call.
+   */
+  private async wholeOrJournaled(pending: PendingPattern, run: () => Promise<number>): Promise<number> {
+    const journal = () => {
+      if (!this.core.pendingPatterns.includes(pending)) this.core.pendingPatterns.push(pending);
+      this.core.outageNamespaces.add(this.ns);
+    };
+    if (this.engine.mode() === 'fallback') journal();
+    try {
+      return await run();
+    } catch (error) {
+      if (this.engine.mode() !== 'fallback') throw error;
+      journal();
+      return run();
+    }
   }
 
   private noteOutage(): void {

@@ -1,3 +1,4 @@
+import { CACHE_TAG_VERSION } from '../engine/scripts/cache.scripts.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import type { Envelope } from './cache.envelope.js';
 import { CacheInputError } from './cache.errors.js';
@@ -24,32 +25,34 @@ export class CacheTags {
   /**
    * The versions a value about to be loaded is recorded under, read BEFORE loading: if a tag is
    * invalidated while the loader runs, the value is written with the old version and never read.
-   * A tag without a version key gets a random one (SET NX), so a version key lost to eviction or
-   * `clear()` invalidates its values rather than resurrecting them.
+   * A tag without a version key gets a random one, so a version key lost to eviction or `clear()`
+   * invalidates its values rather than resurrecting them. Each version key is kept alive at least
+   * `lifeMs` (the value's TTL plus grace; 0 = forever), so version keys of tags nobody writes any
+   * more expire instead of piling up (one script per tag: tags live in different slots).
    */
-  async writeVersions(tags: readonly string[]): Promise<Array<[string, string]>> {
-    const keys = tags.map((t) => tagKey(this.ns, t));
-    const values = await this.engine.mget(keys);
+  async writeVersions(tags: readonly string[], lifeMs: number): Promise<Array<[string, string]>> {
     return Promise.all(
-      tags.map(async (t, i) => {
-        let version = values[i];
-        if (version === null || version === undefined) {
-          const fresh = newToken();
-          version = (await this.engine.set(keys[i]!, fresh, { nx: true })) ? fresh : ((await this.engine.get(keys[i]!)) ?? fresh);
-        }
-        return [encodeSegment(t), version] as [string, string];
+      tags.map(async (t) => {
+        const version = await this.engine.runScript(CACHE_TAG_VERSION, [tagKey(this.ns, t)], [newToken(), lifeMs > 0 ? Math.ceil(lifeMs) : 0]);
+        return [encodeSegment(t), String(version)] as [string, string];
       }),
     );
   }
 
-  /** New versions: journaled by the fallback engine, so a bump made during an outage reaches Redis. */
+  /**
+   * New versions: journaled by the fallback engine, so a bump made during an outage reaches Redis.
+   * Any lifetime is safe for a bumped version (a missing version invalidates too); the next write
+   * of a value with the tag extends it.
+   */
   async bump(tags: readonly string[]): Promise<void> {
     await this.engine.mset(
-      tags.map((t) => ({ key: tagKey(this.ns, t), value: newToken() })),
+      tags.map((t) => ({ key: tagKey(this.ns, t), value: newToken(), ttlMs: BUMPED_VERSION_TTL_MS })),
       { replayOnRecovery: true },
     );
   }
 }
+
+const BUMPED_VERSION_TTL_MS = 24 * 60 * 60_000;
 
 export function tagsMatch(entry: Envelope, current: Map<string, string>): boolean {
   for (const [t, v] of entry.tags) if (current.get(t) !== v) return false;

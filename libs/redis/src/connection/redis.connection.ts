@@ -7,7 +7,7 @@ import { RedisEngine } from '../engine/redis.engine.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { RedisUnavailableError } from '../redis.errors.js';
 import { describeTarget, type ResolvedRedisOptions } from './connection.options.js';
-import { closeClient } from '../engine/redis.engine.js';
+import { closeClient } from '../engine/redis.close.js';
 import { createRedisClient } from './redis-client.factory.js';
 import { DEFAULT_REDIS_NAME } from './redis.tokens.js';
 import { describeTlsError } from './tls-errors.js';

@@ -21,6 +21,7 @@ import type {
   ReplayRefusedListener,
   ScriptOptions,
   SetOptions,
+  SubscribeOptions,
   Unsubscribe,
   WriteOptions,
   ZEntry,
@@ -431,8 +432,8 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
    * Redis' side waits a bounded time (`RedisEngine`): the subscription is registered either way
    * and becomes active when Redis answers, so a stalled Redis cannot hold up start-up.
    */
-  subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe> {
-    return this.onBothSides((e) => e.subscribe(channel, handler));
+  subscribe(channel: string, handler: MessageHandler, options?: SubscribeOptions): Promise<Unsubscribe> {
+    return this.onBothSides((e) => e.subscribe(channel, handler, options));
   }
 
   psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {

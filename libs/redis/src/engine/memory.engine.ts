@@ -1,4 +1,4 @@
-import { globToRegExp } from './glob.util.js';
+import { compileGlob, type GlobMatcher } from './glob.util.js';
 import { MemoryStore, StoreTypeError, type MemoryStoreStats } from './memory.store.js';
 import type { ScriptDefinition, ScriptReply } from './script.types.js';
 import type { StoreEngine } from './store-engine.port.js';
@@ -26,7 +26,7 @@ export interface MemoryEngineOptions {
 export class MemoryEngine implements StoreEngine {
   readonly store: MemoryStore;
   private readonly channels = new Map<string, Set<MessageHandler>>();
-  private readonly patterns = new Map<string, { regex: RegExp; handlers: Set<PatternMessageHandler> }>();
+  private readonly patterns = new Map<string, { regex: GlobMatcher; handlers: Set<PatternMessageHandler> }>();
 
   constructor(private readonly options: MemoryEngineOptions) {
     this.store = new MemoryStore(options.maxEntries, options.maxBytes);
@@ -70,7 +70,13 @@ export class MemoryEngine implements StoreEngine {
     return this.run(() => this.store.get(key));
   }
   set(key: string, value: string, options: SetOptions = {}) {
-    return this.run(() => this.store.set(key, value, options));
+    const written = this.run(() => this.store.set(key, value, options));
+    const publish = options.publish;
+    if (!publish) return written;
+    return written.then(async (ok) => {
+      if (ok) await this.publish(publish.channel, publish.message);
+      return ok;
+    });
   }
   mget(keys: readonly string[]) {
     return this.run(() => keys.map((k) => this.store.get(k)));
@@ -175,7 +181,7 @@ export class MemoryEngine implements StoreEngine {
   // ---- end of collections ---------------------------------------------------------------------
 
   async *scan(pattern: string, options: { count?: number } = {}): AsyncIterable<string[]> {
-    const regex = globToRegExp(pattern);
+    const regex = compileGlob(pattern);
     const matches = this.store.keys().filter((k) => regex.test(k));
     const count = options.count ?? 100;
     for (let i = 0; i < matches.length; i += count) yield matches.slice(i, i + count);
@@ -224,7 +230,7 @@ export class MemoryEngine implements StoreEngine {
   }
 
   psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {
-    const entry = this.patterns.get(pattern) ?? { regex: globToRegExp(pattern), handlers: new Set() };
+    const entry = this.patterns.get(pattern) ?? { regex: compileGlob(pattern), handlers: new Set() };
     entry.handlers.add(handler);
     this.patterns.set(pattern, entry);
     return Promise.resolve(async () => {

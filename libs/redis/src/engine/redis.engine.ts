@@ -4,6 +4,8 @@ import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { ClearRefusedError } from '../redis.errors.js';
 import { escapeGlob } from './glob.util.js';
 import { toPermissionError } from './permission.error.js';
+import { RedisSubscriber } from './redis.subscriber.js';
+import { CACHE_WRITE } from './scripts/cache.scripts.js';
 import type { ScriptDefinition, ScriptReply } from './script.types.js';
 import type { StoreEngine } from './store-engine.port.js';
 import type {
@@ -12,9 +14,13 @@ import type {
   MsetEntry,
   PatternMessageHandler,
   SetOptions,
+  SubscribeOptions,
   Unsubscribe,
   ZEntry,
 } from './store-engine.types.js';
+
+// Closing helpers live in redis.close.ts (the subscriber uses them too); re-exported for existing callers.
+export { closeClient, disconnectAndWait } from './redis.close.js';
 
 export interface RedisEngineOptions {
   keyPrefix: string;
@@ -35,17 +41,15 @@ export class RedisEngine implements StoreEngine {
   private readonly prefix: string;
   private readonly isCluster: boolean;
   private readonly defined = new Set<string>();
-  private subscriber?: Client;
-  private resubscribed: Promise<void> = Promise.resolve();
-  private readonly channels = new Map<string, Set<MessageHandler>>();
-  private readonly patterns = new Map<string, Set<PatternMessageHandler>>();
+  private readonly subscriber: RedisSubscriber;
 
   constructor(
     readonly client: Client,
-    private readonly options: RedisEngineOptions,
+    options: RedisEngineOptions,
   ) {
     this.prefix = options.keyPrefix;
     this.isCluster = client instanceof Cluster;
+    this.subscriber = new RedisSubscriber(client, options.keyPrefix, options.onHandlerError, options.subscribeTimeoutMs);
   }
 
   mode(): EngineMode {
@@ -92,6 +96,14 @@ export class RedisEngine implements StoreEngine {
     if (options.ttlMs && options.ttlMs > 0) args.push('PX', Math.ceil(options.ttlMs));
     if (options.nx) args.push('NX');
     else if (options.xx) args.push('XX');
+    const publish = options.publish;
+    if (publish && !options.nx && !options.xx) {
+      // Another node may publish before this key's node applied the write: there, one script does both.
+      if (this.isCluster) return (await this.runScript(CACHE_WRITE, [key], [value, options.ttlMs && options.ttlMs > 0 ? Math.ceil(options.ttlMs) : 0, '', '', publish.message, publish.channel, key.length])) === 1;
+      // Same connection, sent back to back: one round trip, and Redis runs the PUBLISH after the SET.
+      const [reply] = await Promise.all([this.client.call('SET', ...args), this.client.publish(this.k(publish.channel), publish.message)]);
+      return reply === 'OK';
+    }
     const reply = await this.client.call('SET', ...args);
     return reply === 'OK';
   }
@@ -319,12 +331,12 @@ export class RedisEngine implements StoreEngine {
     return this.client.publish(this.k(channel), message);
   }
 
-  async subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe> {
-    return this.addSubscription(this.channels, channel, handler, 'subscribe', 'unsubscribe');
+  subscribe(channel: string, handler: MessageHandler, options?: SubscribeOptions): Promise<Unsubscribe> {
+    return this.subscriber.subscribe(channel, handler, options);
   }
 
-  async psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {
-    return this.addSubscription(this.patterns, escapeGlob(this.prefix) + pattern, handler, 'psubscribe', 'punsubscribe');
+  psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe> {
+    return this.subscriber.psubscribe(pattern, handler);
   }
 
   async clear(): Promise<void> {
@@ -333,77 +345,7 @@ export class RedisEngine implements StoreEngine {
   }
 
   async close(): Promise<void> {
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    this.channels.clear();
-    this.patterns.clear();
-    // The subscriber is always ours, even on an application-provided client.
-    if (subscriber) await disconnectAndWait(subscriber);
-  }
-
-  /**
-   * Subscriptions are kept here as the source of truth and (re)issued whenever the subscriber
-   * connection becomes ready, so one made while Redis was down starts flowing when it returns.
-   */
-  private async addSubscription<H>(registry: Map<string, Set<H>>, name: string, handler: H, on: 'subscribe' | 'psubscribe', off: 'unsubscribe' | 'punsubscribe'): Promise<Unsubscribe> {
-    const isChannel = on === 'subscribe';
-    const redisName = isChannel ? this.k(name) : name;
-    const handlers = registry.get(redisName) ?? new Set<H>();
-    const first = handlers.size === 0;
-    handlers.add(handler);
-    registry.set(redisName, handlers);
-    const subscriber = this.ensureSubscriber();
-    const waitMs = this.options.subscribeTimeoutMs ?? SUBSCRIBE_WAIT_MS;
-    if (subscriber.status === 'ready') {
-      // A stalled Redis (SIGSTOP) keeps the socket "ready" and never answers: wait a bounded time.
-      // The subscription is registered and Redis confirms it whenever it reads the command.
-      if (first) await withTimeout(subscriber[on](redisName), waitMs);
-    } else if (await readySoon(subscriber, waitMs)) {
-      // The ready handler subscribes to everything registered, this one included.
-      await this.resubscribed;
-    }
-    return async () => {
-      if (!handlers.delete(handler) || handlers.size > 0) return;
-      registry.delete(redisName);
-      if (this.subscriber?.status === 'ready') await this.subscriber[off](redisName).catch(() => undefined);
-    };
-  }
-
-  private ensureSubscriber(): Client {
-    if (this.subscriber) return this.subscriber;
-    const subscriber: Client = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
-    this.subscriber = subscriber;
-    subscriber.on('error', () => undefined); // the main connection reports outages; avoid noise twice
-    subscriber.on('ready', () => {
-      const channels = [...this.channels.keys()];
-      const patterns = [...this.patterns.keys()];
-      this.resubscribed = Promise.all([
-        channels.length > 0 ? subscriber.subscribe(...channels) : undefined,
-        patterns.length > 0 ? subscriber.psubscribe(...patterns) : undefined,
-      ]).then(
-        () => undefined,
-        () => undefined,
-      );
-    });
-    subscriber.on('message', (channel: string, message: string) => {
-      const logical = channel.slice(this.prefix.length);
-      for (const h of this.channels.get(channel) ?? []) this.deliver(logical, () => h(message, logical));
-    });
-    subscriber.on('pmessage', (pattern: string, channel: string, message: string) => {
-      const logical = channel.slice(this.prefix.length);
-      const logicalPattern = pattern.slice(escapeGlob(this.prefix).length);
-      for (const h of this.patterns.get(pattern) ?? []) this.deliver(logical, () => h(message, logical, logicalPattern));
-    });
-    if (subscriber.status === 'wait') subscriber.connect().catch(() => undefined);
-    return subscriber;
-  }
-
-  private deliver(channel: string, call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      this.options.onHandlerError?.(error, channel);
-    }
+    await this.subscriber.close();
   }
 
   private bySlot(keys: readonly string[]): Map<number, number[]> {
@@ -416,38 +358,6 @@ export class RedisEngine implements StoreEngine {
     });
     return groups;
   }
-}
-
-// A subscription made while the subscriber connects waits this long to become active; one made
-// while Redis is down returns at once and activates when Redis returns.
-const SUBSCRIBE_WAIT_MS = 2_000;
-
-function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.then(() => undefined),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-      timer.unref();
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function readySoon(client: Client, timeoutMs: number): Promise<boolean> {
-  if (!['wait', 'connecting', 'connect'].includes(client.status)) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const finish = (ready: boolean) => {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-      client.off('close', onClose);
-      resolve(ready);
-    };
-    const onReady = () => finish(true);
-    const onClose = () => finish(false);
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    client.on('ready', onReady);
-    client.on('close', onClose);
-  });
 }
 
 async function execPipeline(pipeline: ChainableCommander): Promise<void> {
@@ -475,39 +385,4 @@ function toZEntries(reply: unknown): ZEntry[] {
   const out: ZEntry[] = [];
   for (let i = 0; i + 1 < list.length; i += 2) out.push({ member: String(list[i]), score: Number(list[i + 1]) });
   return out;
-}
-
-/**
- * Disconnects and waits until ioredis says the connection has ended. A socket still connecting is
- * only destroyed after `disconnectTimeout`, and that timer would otherwise outlive the app (and
- * show up as an open handle in tests); waiting for 'end' keeps shutdown honest and complete.
- * A client waiting to reconnect has no socket: `disconnect()` only cancels the retry and ioredis
- * never emits 'end' for it, so it is done at once. The safety timer is not unref'd: shutdown keeps
- * the process alive until it has finished, rather than the process exiting half-way through.
- */
-export function disconnectAndWait(client: Redis | Cluster, timeoutMs = 3_000): Promise<void> {
-  if (client.status === 'end') return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(done, timeoutMs);
-    function done() {
-      clearTimeout(timer);
-      client.off('end', done);
-      resolve();
-    }
-    client.once('end', done);
-    const idle = client.status === 'reconnecting' || client.status === 'wait';
-    client.disconnect();
-    if (idle || client.status === 'end') done();
-  });
-}
-
-/** QUIT when the server is answering (in-flight replies arrive), else a plain disconnect. */
-export async function closeClient(client: Redis | Cluster): Promise<void> {
-  if (client.status === 'ready') {
-    let timer: NodeJS.Timeout | undefined;
-    // A Redis that stopped answering must not hold up shutdown.
-    await Promise.race([client.quit().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
-    clearTimeout(timer);
-  }
-  await disconnectAndWait(client);
 }

@@ -10,6 +10,7 @@ import type {
   ReplayRefusedListener,
   ScriptOptions,
   SetOptions,
+  SubscribeOptions,
   Unsubscribe,
   WriteOptions,
   ZEntry,
@@ -116,7 +117,7 @@ export interface StoreEngine {
 
   publish(channel: string, message: string, options?: CallOptions): Promise<number>;
   /** Resolves once the subscription is active; the returned function removes it. */
-  subscribe(channel: string, handler: MessageHandler): Promise<Unsubscribe>;
+  subscribe(channel: string, handler: MessageHandler, options?: SubscribeOptions): Promise<Unsubscribe>;
   psubscribe(pattern: string, handler: PatternMessageHandler): Promise<Unsubscribe>;
 
   /**

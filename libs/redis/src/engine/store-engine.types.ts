@@ -75,6 +75,12 @@ export interface SetOptions extends WriteOptions {
   ttlMs?: number;
   nx?: boolean;
   xx?: boolean;
+  /**
+   * Publish this message once the write is applied, in the same round trip: on one connection
+   * SET then PUBLISH (Redis runs them in order), on a Cluster a script on the key's node. A
+   * subscriber that hears it can already read the new value.
+   */
+  publish?: { channel: string; message: string };
 }
 
 /** One entry of `StoreEngine.mset`. */
@@ -88,6 +94,15 @@ export interface MsetEntry {
 export interface ZEntry {
   member: string;
   score: number;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Told `false` when the subscription stops hearing messages (its connection closed: anything
+   * published from now on may be lost) and `true` once it is active again. An engine that cannot
+   * lose messages (memory) never calls it. For consumers that must act on a gap, like an L1 cache.
+   */
+  onState?: (live: boolean) => void;
 }
 
 /** Receives a pub/sub message on a subscribed channel. */
