@@ -16,6 +16,7 @@ export type CacheVary =
   | `header:${string}`
   | ((request: HttpRequestLike) => string | undefined);
 
+/** Options of `@Cacheable`: TTL, grace, tags, and what the cache key is built from. */
 export interface CacheableOptions {
   ttl?: Duration;
   grace?: Duration;
@@ -30,6 +31,7 @@ export interface CacheableOptions {
   vary?: CacheVary[];
 }
 
+/** The parts of an HTTP request (Express or Fastify) `@Cacheable` reads to build its key. */
 export interface HttpRequestLike {
   method?: string;
   params?: Record<string, unknown>;
@@ -51,6 +53,7 @@ export function Cacheable(options: CacheableOptions = {}): MethodDecorator & Cla
   return applyDecorators(SetMetadata(CACHEABLE_OPTIONS, options), UseInterceptors(CacheableInterceptor));
 }
 
+/** The interceptor `@Cacheable` installs: serves GET responses through the `http` cache namespace and sets `X-Cache`. */
 @Injectable()
 export class CacheableInterceptor implements NestInterceptor {
   constructor(

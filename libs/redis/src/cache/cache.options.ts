@@ -46,6 +46,7 @@ export interface ResolvedCacheOptions {
   encryption: CacheCipher | null;
 }
 
+/** The values the `cache` options take when unset (durations in milliseconds, sizes in bytes). */
 export const CACHE_DEFAULTS = {
   ttlMs: 5 * 60_000,
   jitter: 0,

@@ -1,5 +1,6 @@
 import type { Duration } from '../duration.js';
 
+/** Options of a cache write: its TTL and the tags it can be invalidated by. */
 export interface CacheSetOptions {
   /** Overrides the default `cache.ttl`; 0 keeps the value until invalidated. */
   ttl?: Duration;
@@ -7,16 +8,19 @@ export interface CacheSetOptions {
   tags?: readonly string[];
 }
 
+/** Options of `getOrSet`: those of a write, plus a grace period during which a stale value is served while it reloads. */
 export interface CacheGetOrSetOptions extends CacheSetOptions {
   /** After expiry, serve the stale value for this long while one background load refreshes it. */
   grace?: Duration;
 }
 
+/** One entry of a batch cache write (`mset`): key, value and its own write options. */
 export interface CacheMsetEntry extends CacheSetOptions {
   key: string;
   value: unknown;
 }
 
+/** Counters of one cache namespace on this instance (hits, misses, loads, errors), for dashboards and tests. */
 export interface CacheStats {
   namespace: string;
   hits: number;

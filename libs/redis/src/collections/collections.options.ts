@@ -13,12 +13,14 @@ import type { Duration } from '../duration.js';
  */
 export type CollectionWhenUnavailable = 'memory' | 'closed';
 
+/** Options every collection (map, set, list, leaderboard) takes: its tenant and its outage behaviour. */
 export interface CollectionOptions {
   /** Scopes the collection to one organisation: its keys cannot be reached from another tenant. */
   tenant?: string;
   whenUnavailable?: CollectionWhenUnavailable;
 }
 
+/** Options of a `RedisMap`: those of every collection, plus an optional per-entry TTL. */
 export interface MapOptions extends CollectionOptions {
   /**
    * Time to live of each entry, counted from its last write. With a TTL, each entry is its own Redis
@@ -27,11 +29,13 @@ export interface MapOptions extends CollectionOptions {
   ttl?: Duration;
 }
 
+/** Options of a list: those of every collection, plus an optional length cap. */
 export interface ListOptions extends CollectionOptions {
   /** Keeps the `cap` newest entries; older ones fall off on each push. */
   cap?: number;
 }
 
+/** Options of a counter: its tenant and an optional fixed window after which it resets. */
 export interface CounterOptions {
   tenant?: string;
   /** The counter lives this long from its first increment, then starts again at 0 (a fixed window). */

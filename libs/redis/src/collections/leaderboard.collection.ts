@@ -3,6 +3,7 @@ import { CollectionInputError } from './collections.errors.js';
 import { checkEntryKey } from './collections.keys.js';
 import type { CollectionContext } from './collections.policy.js';
 
+/** One member of a leaderboard with its score and its rank. */
 export interface LeaderboardEntry {
   /** 1-based, highest score first; equal scores are ordered by member, as Redis orders them. */
   rank: number;

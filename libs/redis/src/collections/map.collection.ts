@@ -4,8 +4,10 @@ import { decodeValue, encodeValue } from './collections.codec.js';
 import { checkEntryKey } from './collections.keys.js';
 import type { CollectionContext } from './collections.policy.js';
 
+/** A key of a `RedisMap`: strings as they are, numbers stored as their decimal text. */
 export type MapKey = string | number;
 
+/** Options of a batch write to a `RedisMap`. */
 export interface SetManyOptions {
   /** `false` keeps entries that already exist (HSETNX / SET NX); default `true`. */
   overwrite?: boolean;

@@ -4,8 +4,10 @@ import { CollectionInputError, MigrationAbortedError } from './collections.error
 import { checkEntryKey } from './collections.keys.js';
 import type { MapKey, RedisMap } from './map.collection.js';
 
+/** Where a map migration reads its entries from: a `Map`, or any sync or async iterable of `[key, value]` pairs. */
 export type MigrationSource<K extends MapKey = MapKey, V = unknown> = ReadonlyMap<K, V> | Iterable<readonly [K, V]> | AsyncIterable<readonly [K, V]>;
 
+/** Options of a migration of entries into a `RedisMap`: batching, overwrite, dry run, checkpoint, verification, progress. */
 export interface MigrateMapOptions {
   /** Entries per batch (one atomic script per batch on a hash map). Default 500. */
   batchSize?: number;
@@ -31,6 +33,7 @@ export interface MigrateMapOptions {
   retries?: number;
 }
 
+/** Counts of a map migration so far, passed to `onProgress` after each batch. */
 export interface MigrationProgress {
   /** Entries read from the source so far (skipped ones included). */
   processed: number;
@@ -44,6 +47,7 @@ export interface MigrationProgress {
   batches: number;
 }
 
+/** The post-migration check: source and target counts compared, and a sample of values read back. */
 export interface MigrationVerification {
   ok: boolean;
   sourceCount: number;
@@ -55,6 +59,7 @@ export interface MigrationVerification {
   different: string[];
 }
 
+/** What a finished map migration reports: its final counts, timing, and the verification result if one ran. */
 export interface MigrationReport extends MigrationProgress {
   dryRun: boolean;
   durationMs: number;

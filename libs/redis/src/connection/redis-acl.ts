@@ -32,6 +32,7 @@ export const REDIS_ACL_COMMANDS = {
 /** Only on Redis Cluster: slot discovery (ioredis) and `cluster_state` (health probe). */
 export const REDIS_ACL_CLUSTER_COMMANDS = ['cluster|slots', 'cluster|info'] as const;
 
+/** What `redisAclRule` needs to build a least-privilege ACL rule for this library's Redis user. */
 export interface RedisAclRuleOptions {
   /** The module's `keyPrefix`; the user is limited to keys and channels under it. Required: an ACL user without a prefix can touch every key. */
   keyPrefix: string;

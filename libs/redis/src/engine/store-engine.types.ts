@@ -44,6 +44,7 @@ export interface CallOptions {
  */
 export type JournalClass = 'invalidation' | 'durable' | 'security';
 
+/** Options of an engine write: whether and how it is journaled for replay when served from memory during an outage. */
 export interface WriteOptions extends CallOptions {
   /**
    * When the write is served from memory because Redis is away, keep it and apply it to Redis on

@@ -32,6 +32,7 @@ export interface RedisServerSample {
   slowCommands: Record<string, number>;
 }
 
+/** How often and how deeply the server sampler asks Redis (INFO, SLOWLOG, keyspace sample); results are cached between rounds. */
 export interface RedisServerSamplerOptions {
   /** Results younger than this are reused, so several scrapes and status pages cost one round (default 1000). */
   minIntervalMs?: number;

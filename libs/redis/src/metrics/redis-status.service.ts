@@ -17,6 +17,7 @@ export interface ModeTransition {
   reason: string;
 }
 
+/** The state of one named Redis connection in a status snapshot: status, serving mode, topology, latency, breaker, recent switches and server figures. */
 export interface ConnectionSnapshot {
   name: string;
   status: RedisStatus;
@@ -34,6 +35,7 @@ export interface ConnectionSnapshot {
   server: RedisServerSample | null;
 }
 
+/** Everything a status page shows, as `RedisStatusService` returns it: every connection plus this instance's metrics summary. */
 export interface RedisStatusSnapshot {
   at: number;
   connections: ConnectionSnapshot[];

@@ -9,12 +9,14 @@ export interface MetricSample {
   value: number;
 }
 
+/** Hit, miss and stale-served counts of one cache namespace or route. */
 export interface CacheFigures {
   hits: number;
   misses: number;
   stale: number;
 }
 
+/** The capability figures (cache, rate limit, sessions, journal) a status page shows, summed from Prometheus samples. */
 export interface MetricsSummary {
   /** By cache namespace (`http` is the one `@Cacheable` uses). */
   cacheNamespaces: Record<string, CacheFigures>;

@@ -3,6 +3,7 @@ import { RedisKitError } from '../redis.errors.js';
 import { toMs, type Duration } from '../duration.js';
 import { MAX_POLICIES_PER_CALL } from '../engine/scripts/rate-limit.scripts.js';
 
+/** How a policy counts: a sliding window, a fixed window, or a token bucket refilling `limit` tokens per `window`. */
 export type RateLimitAlgorithm = 'sliding-window' | 'fixed-window' | 'token-bucket';
 
 /**
@@ -21,6 +22,7 @@ export type WhenUnavailable = 'local' | 'open' | 'closed';
  */
 export type RateLimitBy = 'ip' | 'user' | 'user-or-ip' | ((context: ExecutionContext) => string | Promise<string>);
 
+/** One rate-limit policy: how many requests (cost units) per window, whose budget, and what to do without Redis. */
 export interface RateLimitOptions {
   /** Requests (cost units) allowed per window; an integer >= 1. */
   limit: number;

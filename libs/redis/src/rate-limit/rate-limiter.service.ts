@@ -31,6 +31,7 @@ export interface ScopedPolicy extends ResolvedPolicy {
 /** Where a decision came from; `blocked` = the local block cache, no Redis call. */
 export type DecisionSource = 'redis' | 'memory' | 'local' | 'blocked';
 
+/** The verdict on one request over all policies that apply, with each policy's outcome and where it came from. */
 export interface RateLimitDecision {
   allowed: boolean;
   /** 503 when a `'closed'` policy could not be checked, 429 when a policy refused, 200 otherwise. */
