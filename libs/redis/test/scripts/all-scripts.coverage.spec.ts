@@ -14,12 +14,15 @@ function luaFiles(): string[] {
 }
 
 /** Where a file is defined: `const NAME = defineScript({ name: '…', version: n, file: '<file>' })` in a *.scripts.ts. */
-function definitionOf(file: string): { constant: string; source: string; name: string } | null {
+function definitionOf(file: string): { constant: string; source: string; name: string; factory?: string } | null {
   for (const source of (readdirSync(SCRIPTS_DIR) as string[]).filter((f) => f.endsWith('.scripts.ts'))) {
     const text = readFileSync(new URL(source, SCRIPTS_DIR), 'utf8');
     for (const m of text.matchAll(/const (\w+) = defineScript\(\{([^}]*)\}/g)) {
       if (new RegExp(`file:\\s*'${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`).test(m[2]!)) {
-        return { constant: m[1]!, source, name: /name:\s*'([^']+)'/.exec(m[2]!)?.[1] ?? file.replace(/\.lua$/, '') };
+        // A script with one command per key count is exported through a factory spreading the definition.
+        const spread = text.search(new RegExp(`\\.\\.\\.${m[1]!}\\b`));
+        const factory = spread < 0 ? undefined : [...text.slice(0, spread).matchAll(/export function (\w+)\(/g)].pop()?.[1];
+        return { constant: m[1]!, source, name: /name:\s*'([^']+)'/.exec(m[2]!)?.[1] ?? file.replace(/\.lua$/, ''), factory };
       }
     }
   }
@@ -43,7 +46,11 @@ describe('every Lua script is listed in ALL_SCRIPTS, so the script contract suit
       const text = readFileSync(new URL(file, SCRIPTS_DIR), 'utf8');
       const header = /^--\[\[[\s\S]*?\]\]/.exec(text)?.[0];
       const def = definitionOf(file);
-      const where = def ? `${def.constant} (libs/redis/src/engine/scripts/${def.source}, or each command variant of it the code runs)` : `its defineScript({ file: '${file}' }) definition`;
+      const where = !def
+        ? `its defineScript({ file: '${file}' }) definition`
+        : def.factory
+          ? `${def.factory}(n) for each n the code uses (libs/redis/src/engine/scripts/${def.source})`
+          : `${def.constant} (libs/redis/src/engine/scripts/${def.source})`;
       const name = def?.name ?? file.replace(/\.lua$/, '');
       if (!header) {
         missing.push(`scripts/${file} has no --[[ ]] header, so no definition can load it`);
