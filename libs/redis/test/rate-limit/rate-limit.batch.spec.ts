@@ -25,28 +25,28 @@ function batchArgs(now: number, policies: P[], costs: number[][]): number[] {
   return args;
 }
 
+/**
+ * The batch's Lua against its TypeScript twin is the script contract suite's job (libs/redis/test/scripts,
+ * case 'rate-limit-batch'); here, on Redis, one batch call against the same requests sent one call each.
+ */
 describe.each(['standalone', 'cluster'] as const)('rate-limit batch script on Redis %s: one call decides requests exactly as one call each', (topology) => {
   let server: RedisProcess | undefined;
   let cluster: RedisClusterHandle | undefined;
   let redis: RedisConnection;
-  let memory: RedisConnection;
 
   beforeAll(async () => {
     if (topology === 'standalone') server = await startRedis();
     else cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
     redis = new RedisConnection(resolveRedisOptions(server ? { url: server.url, keyPrefix: 'batch:' } : { cluster: { nodes: cluster!.seeds }, keyPrefix: 'batch:' }));
-    memory = new RedisConnection(resolveRedisOptions({}));
     await redis.onModuleInit();
-    await memory.onModuleInit();
   }, 60_000);
   afterAll(async () => {
     await redis?.onApplicationShutdown();
-    await memory?.onApplicationShutdown();
     await server?.stop();
     await cluster?.stop();
   });
 
-  it.each([1, 2, 3, 4])('random batches %i: batch reply = the single replies in order, on Redis and its twin', async (seed) => {
+  it.each([1, 2, 3, 4])('random batches %i: batch reply = the single replies in order', async (seed) => {
     const rand = rng(seed);
     const algorithms: RateLimitAlgorithm[] = ['sliding-window', 'fixed-window', 'token-bucket'];
     const n = 1 + Math.floor(rand() * 3);
@@ -59,7 +59,6 @@ describe.each(['standalone', 'cluster'] as const)('rate-limit batch script on Re
       now += Math.floor(rand() * 300);
       const costs = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => policies.map((p) => 1 + Math.floor(rand() * rand() * p.limit)));
       const batch = (await redis.engine.runScript(rateLimitBatchScript(n), batchKeys, batchArgs(now, policies, costs))) as number[];
-      const twin = (await memory.engine.runScript(rateLimitBatchScript(n), batchKeys, batchArgs(now, policies, costs))) as number[];
       const singles: number[] = [];
       for (const c of costs) {
         const reply = (await redis.engine.runScript(rateLimitCheckScript(n), singleKeys, [now, ...policies.flatMap((p, i) => [RATE_LIMIT_ALGORITHM_CODE[p.algorithm], p.limit, p.windowMs, c[i]!])])) as number[];
@@ -67,9 +66,7 @@ describe.each(['standalone', 'cluster'] as const)('rate-limit batch script on Re
         if (reply[1] === 0) refused++;
       }
       expect(batch[0]).toBe(1);
-      expect(twin[0]).toBe(0);
       expect(batch.slice(1)).toEqual(singles);
-      expect(twin.slice(1)).toEqual(singles);
     }
     // Both outcomes were exercised, or equality would prove little.
     expect(refused).toBeGreaterThan(0);

@@ -1,9 +1,9 @@
 import { expect } from '@jest/globals';
 import type { ScriptDefinition, ScriptReply } from '../../src/engine/script.registry.js';
-import { CACHE_LOCK_FAIL } from '../../src/engine/scripts/cache.scripts.js';
+import { CACHE_LOAD_BEGIN, CACHE_LOCK_FAIL, CACHE_TAG_VERSION, CACHE_WRITE } from '../../src/engine/scripts/cache.scripts.js';
 import { COLLECTION_MAP_PUT } from '../../src/engine/scripts/collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
-import { RATE_LIMIT_ALGORITHM_CODE, rateLimitCheckScript } from '../../src/engine/scripts/rate-limit.scripts.js';
+import { RATE_LIMIT_ALGORITHM_CODE, rateLimitBatchScript, rateLimitCheckScript } from '../../src/engine/scripts/rate-limit.scripts.js';
 import {
   DENYLIST_ADD,
   SESSION_COUNT,
@@ -400,6 +400,160 @@ const RATE_LIMIT_CASE: ScriptCase = {
 };
 
 /* ------------------------------------------------------------------------------------------------
+ * Rate-limit batch: several requests of one subject in one call, as the rate limiter coalesces the
+ * decisions of one event-loop turn (2 or more requests; 1 to 3 policies), interleaved with single
+ * checks on the same keys.
+ * ---------------------------------------------------------------------------------------------- */
+
+const RATE_LIMIT_BATCH_CASE: ScriptCase = {
+  seeds: [11, 12, 13, 14],
+  reaches: { 'batch:allowed': 6, 'batch:refused': 6, 'batch:mixed': 2 },
+  async sequence({ random, space, run, note }) {
+    const algorithms: RateLimitAlgorithm[] = ['sliding-window', 'fixed-window', 'token-bucket'];
+    // One subject per policy count, so every batch variant (1, 2, 3 keys) runs.
+    const subjects = [1, 2, 3].map((n, s) =>
+      Array.from({ length: n }, (_, i) => ({
+        key: `${space}rl:{b${s}}:p${i}`,
+        algorithm: algorithms[Math.floor(random() * 3)]!,
+        limit: 1 + Math.floor(random() * 8),
+        windowMs: [250, 1000, 1500, 3000][Math.floor(random() * 4)]!,
+      })),
+    );
+    let now = T0 + Math.floor(random() * 1000);
+    for (let step = 0; step < 90; step++) {
+      now += Math.floor(random() * random() * 500);
+      const subject = subjects[Math.floor(random() * 3)]!;
+      const keys = subject.map((p) => p.key);
+      const cost = () => subject.map((p) => 1 + Math.floor(random() * random() * p.limit));
+      if (random() < 0.2) {
+        const costs = cost();
+        const policies = subject.map((p, i) => ({ ...p, cost: costs[i] }));
+        await run(rateLimitCheckScript(keys.length), keys, rateLimitArgs(now, policies), { compare: barOriginFlag });
+        continue;
+      }
+      const requests = 2 + Math.floor(random() * 6);
+      const args: number[] = [...rateLimitArgs(now, subject), requests];
+      for (let r = 0; r < requests; r++) args.push(...cost());
+      const reply = (await run(rateLimitBatchScript(keys.length), keys, args, { compare: barOriginFlag })) as number[];
+      // Per request: the decision, then four values per policy.
+      const decisions = Array.from({ length: requests }, (_, r) => reply[1 + r * (1 + 4 * keys.length)]);
+      for (const d of decisions) note(d === 1 ? 'batch:allowed' : 'batch:refused');
+      if (decisions.includes(1) && decisions.includes(0)) note('batch:mixed');
+    }
+  },
+};
+
+/* ------------------------------------------------------------------------------------------------
+ * Cache coherence: loads stake a key (marker or SHA1 of the value seen), guarded writes succeed only
+ * if nothing touched the key since (and publish the L1 eviction), tag versions are created or have
+ * their TTL raised. Interleaved with the invalidations and user writes that make a stake stale.
+ * ---------------------------------------------------------------------------------------------- */
+
+const CACHE_CASE: ScriptCase = {
+  seeds: [31, 32, 33],
+  reaches: once([
+    'begin:marked',
+    'begin:remarked',
+    'begin:value',
+    'write:eq:1',
+    'write:eq:0',
+    'write:sha:1',
+    'write:sha:0',
+    'write:plain',
+    'write:published',
+    'tag:create',
+    'tag:keep',
+  ]),
+  async sequence({ random, space, run, both, note }) {
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const token = () => Array.from({ length: 12 }, () => ALPHABET[Math.floor(random() * 64)]).join('');
+    // Keys as the cache builds them (valueKey, tagKey), under the run's space.
+    const values = [0, 1, 2].map((i) => `${space}cache:ns:k${i}`);
+    const tags = [0, 1].map((i) => `${space}cachetag:ns:t${i}`);
+    const guards = new Map<string, { kind: 'eq' | 'sha'; expected: string }[]>(values.map((k) => [k, []]));
+    // TTLs long enough that no key expires between the two sides' reads (0: none).
+    const ttl = () => pick([0, 60_000, 120_000, 600_000]);
+    for (let step = 0; step < 250; step++) {
+      const key = pick(values);
+      const staked = guards.get(key)!;
+      const dice = random();
+      if (dice < 0.08) {
+        // A user's SET, or an invalidation (DEL, pattern UNLINK).
+        if (random() < 0.5) {
+          const [value, ttlMs] = [`user-${token()}`, ttl()];
+          await both((e) => e.set(key, value, { ttlMs }));
+        }
+        else await both((e) => e.del([key]));
+      } else if (dice < 0.3) {
+        const current = await both((e) => e.get(key));
+        const marker = `~l|${token()}`;
+        const reply = (await run(CACHE_LOAD_BEGIN, [key], [marker, pick([30_000, 120_000])])) as [number, string?];
+        note(reply[0] === 1 ? (current === null ? 'begin:marked' : 'begin:remarked') : 'begin:value');
+        staked.push(reply[0] === 1 ? { kind: 'eq', expected: marker } : { kind: 'sha', expected: String(reply[1]) });
+      } else if (dice < 0.6) {
+        // A loader finishing: usually the latest stake, sometimes an older one (overtaken) or a made-up one.
+        const guard =
+          staked.length > 0 && random() < 0.85
+            ? random() < 0.7
+              ? staked[staked.length - 1]!
+              : pick(staked)
+            : { kind: pick(['eq', 'sha'] as const), expected: random() < 0.5 ? `~l|${token()}` : '0'.repeat(40) };
+        const publish = random() < 0.7;
+        const message = publish ? JSON.stringify({ o: 'instance-1', n: 'ns', k: [key.slice(key.lastIndexOf(':') + 1)] }) : '';
+        const written = await run(CACHE_WRITE, [key], [`{"v":"${token()}"}`, ttl(), guard.kind, guard.expected, message, 'cache:bus', key.length]);
+        note(`write:${guard.kind}:${String(written)}`);
+        if (written === 1 && publish) note('write:published');
+      } else if (dice < 0.72) {
+        // An unguarded write that publishes (as the engine's set with publish does on Cluster).
+        const written = await run(CACHE_WRITE, [key], [`{"v":"${token()}"}`, ttl(), '', '', random() < 0.8 ? '{"o":"instance-2","n":"ns","k":["x"]}' : '', 'cache:bus', key.length]);
+        note(`write:plain${written === 1 ? '' : ':refused'}`);
+      } else if (dice < 0.8) {
+        // A tag bump (a fresh version with a bounded TTL), or a version key lost to eviction.
+        const tag = pick(tags);
+        if (random() < 0.6) {
+          // Drawn once, not per side (the callback runs once on each engine).
+          const [version, ttlMs] = [token(), pick([30_000, 90_000])];
+          await both((e) => e.set(tag, version, { ttlMs }));
+        }
+        else await both((e) => e.del([tag]));
+      } else {
+        const fresh = token();
+        const version = await run(CACHE_TAG_VERSION, [pick(tags)], [fresh, ttl()]);
+        note(version === fresh ? 'tag:create' : 'tag:keep');
+      }
+    }
+  },
+  examples: {
+    'a staked load writes back only if nothing touched the key meanwhile': async (e, k) => {
+      const key = k('cache:ns:a');
+      const w = (raw: string, guard: string, expected: string) => e.runScript(CACHE_WRITE, [key], [raw, 60_000, guard, expected, '', 'cache:bus', key.length]);
+      expect(await e.runScript(CACHE_LOAD_BEGIN, [key], ['~l|one', 30_000])).toEqual([1]);
+      await e.del([key]);
+      expect(await w('v1', 'eq', '~l|one')).toBe(0);
+      expect(await e.get(key)).toBeNull();
+      expect(await e.runScript(CACHE_LOAD_BEGIN, [key], ['~l|two', 30_000])).toEqual([1]);
+      expect(await w('v2', 'eq', '~l|two')).toBe(1);
+      const [placed, sha] = (await e.runScript(CACHE_LOAD_BEGIN, [key], ['~l|three', 30_000])) as [number, string];
+      expect(placed).toBe(0);
+      expect(await e.get(key)).toBe('v2');
+      expect(await w('v3', 'sha', sha)).toBe(1);
+      expect(await w('v4', 'sha', sha)).toBe(0);
+      expect(await e.get(key)).toBe('v3');
+    },
+    'a tag version is created once and its TTL only raised': async (e, k) => {
+      const tag = k('cachetag:ns:t');
+      expect(await e.runScript(CACHE_TAG_VERSION, [tag], ['v1', 10_000])).toBe('v1');
+      expect(await e.runScript(CACHE_TAG_VERSION, [tag], ['v2', 5_000])).toBe('v1');
+      expect(await e.pttl(tag)).toBeGreaterThan(5_000);
+      expect(await e.runScript(CACHE_TAG_VERSION, [tag], ['v3', 60_000])).toBe('v1');
+      expect(await e.pttl(tag)).toBeGreaterThan(10_000);
+      expect(await e.runScript(CACHE_TAG_VERSION, [tag], ['v4', 0])).toBe('v1');
+      expect(await e.pttl(tag)).toBe(-1);
+    },
+  },
+};
+
+/* ------------------------------------------------------------------------------------------------
  * Collections: batched map writes that keep or overwrite existing fields (migration batches).
  * ---------------------------------------------------------------------------------------------- */
 
@@ -450,6 +604,10 @@ export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
   'session-count': SESSION_CASE,
   'denylist-add': SESSION_CASE,
   'rate-limit-check': RATE_LIMIT_CASE,
+  'rate-limit-batch': RATE_LIMIT_BATCH_CASE,
+  'cache-load-begin': CACHE_CASE,
+  'cache-write': CACHE_CASE,
+  'cache-tag-version': CACHE_CASE,
   'collection-map-put': COLLECTIONS_CASE,
 };
 

@@ -1,8 +1,8 @@
 import type { ScriptDefinition } from '../script.registry.js';
-import { CACHE_LOCK_FAIL } from './cache.scripts.js';
+import { CACHE_LOAD_BEGIN, CACHE_LOCK_FAIL, CACHE_TAG_VERSION, CACHE_WRITE } from './cache.scripts.js';
 import { COLLECTION_MAP_PUT } from './collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from './engine.scripts.js';
-import { rateLimitCheckScript } from './rate-limit.scripts.js';
+import { rateLimitBatchScript, rateLimitCheckScript } from './rate-limit.scripts.js';
 import {
   DENYLIST_ADD,
   SESSION_COUNT,
@@ -22,7 +22,8 @@ import {
  * that has no input generator there. A new script is covered by being added here.
  *
  * The rate-limit check is one Lua and one twin under a command per policy count (1 to
- * MAX_POLICIES_PER_CALL); the variants listed are the counts the suite drives. Likewise session
+ * MAX_POLICIES_PER_CALL); the variants listed are the counts the suite drives, and the same for the
+ * batch the rate limiter sends for several requests of one subject. Likewise session
  * revokeAll and list, one command per number of session records they declare, and the session
  * count, one command per number of live sets (the service uses one, or all of them at once).
  */
@@ -31,6 +32,9 @@ export const ALL_SCRIPTS: readonly ScriptDefinition[] = [
   LOCK_EXTEND,
   COUNTER_INCR,
   CACHE_LOCK_FAIL,
+  CACHE_LOAD_BEGIN,
+  CACHE_WRITE,
+  CACHE_TAG_VERSION,
   SESSION_CREATE,
   SESSION_TOUCH,
   SESSION_REVOKE,
@@ -47,5 +51,8 @@ export const ALL_SCRIPTS: readonly ScriptDefinition[] = [
   rateLimitCheckScript(1),
   rateLimitCheckScript(2),
   rateLimitCheckScript(3),
+  rateLimitBatchScript(1),
+  rateLimitBatchScript(2),
+  rateLimitBatchScript(3),
   COLLECTION_MAP_PUT,
 ];
