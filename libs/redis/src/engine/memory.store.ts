@@ -1,4 +1,5 @@
 import { MemoryLimitError } from '../redis.errors.js';
+import { ExpiryHeap } from './memory-store.expiry.js';
 import type { ZEntry } from './store-engine.types.js';
 
 type Value =
@@ -46,7 +47,7 @@ export class MemoryStore {
    * iterators are live: entries touched since move to the end, ahead of it; what it passed is gone.
    */
   private oldestCursor?: MapIterator<string>;
-  private readonly heap: Array<{ at: number; key: string }> = [];
+  private readonly heap = new ExpiryHeap(this.entries);
   private bytes = 0;
   private evictions = 0;
   private expirations = 0;
@@ -109,7 +110,7 @@ export class MemoryStore {
   clear(): void {
     this.entries.clear();
     this.oldestCursor = undefined;
-    this.heap.length = 0;
+    this.heap.clear();
     this.bytes = 0;
   }
 
@@ -446,7 +447,7 @@ export class MemoryStore {
     const entry: Entry = { value, expiresAt, bytes: ENTRY_OVERHEAD + size };
     this.entries.set(key, entry);
     this.bytes += entry.bytes;
-    if (expiresAt !== 0 && expiresAt !== old?.expiresAt) this.pushExpiry(expiresAt, key);
+    if (expiresAt !== 0 && expiresAt !== old?.expiresAt) this.heap.push(expiresAt, key);
     this.enforceBounds(key);
   }
 
@@ -465,7 +466,7 @@ export class MemoryStore {
 
   private setExpiry(key: string, entry: Entry, at: number): void {
     entry.expiresAt = at;
-    this.pushExpiry(at, key);
+    this.heap.push(at, key);
   }
 
   private remove(key: string, entry: Entry): void {
@@ -491,60 +492,17 @@ export class MemoryStore {
     }
   }
 
-  private pushExpiry(at: number, key: string): void {
-    const heap = this.heap;
-    // Stale heap items (TTL changed, key gone) are skipped when popped; rebuild when they dominate.
-    if (heap.length > 2 * this.entries.size + 1024) this.rebuildHeap();
-    heap.push({ at, key });
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.at <= heap[i]!.at) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
-      i = parent;
-    }
-  }
-
   private sweepExpired(budget: number): void {
     const now = this.now();
-    while (budget-- > 0 && this.heap.length > 0 && this.heap[0]!.at <= now) {
-      const { at, key } = this.popHeap();
-      const entry = this.entries.get(key);
-      if (entry && entry.expiresAt === at) {
-        this.remove(key, entry);
+    while (budget-- > 0) {
+      const due = this.heap.popDue(now);
+      if (!due) break;
+      const entry = this.entries.get(due.key);
+      if (entry && entry.expiresAt === due.at) {
+        this.remove(due.key, entry);
         this.expirations++;
       }
     }
-  }
-
-  private popHeap(): { at: number; key: string } {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && heap[l]!.at < heap[m]!.at) m = l;
-        if (r < heap.length && heap[r]!.at < heap[m]!.at) m = r;
-        if (m === i) break;
-        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  private rebuildHeap(): void {
-    const heap = this.heap;
-    heap.length = 0;
-    // One item at a time: spreading them into one push() call overflows the stack past ~125k.
-    for (const [key, e] of this.entries) if (e.expiresAt !== 0) heap.push({ at: e.expiresAt, key });
-    // A sorted array is a valid min-heap.
-    heap.sort((a, b) => a.at - b.at);
   }
 }
 
