@@ -1,66 +1,19 @@
-import { MemoryLimitError } from '../redis.errors.js';
+import { MemoryStoreEntries, StoreTypeError } from './memory-store.entries.js';
 import type { ZEntry } from './store-engine.types.js';
 
-type Value =
-  | { type: 'string'; data: string }
-  | { type: 'hash'; data: Map<string, string> }
-  | { type: 'set'; data: Set<string> }
-  | { type: 'zset'; data: Map<string, number> }
-  | { type: 'list'; data: string[] };
+// Callers import the store's errors and stats type from here, as they did before the split.
+export { StoreTypeError, WRONGTYPE, type MemoryStoreStats } from './memory-store.entries.js';
 
-interface Entry {
-  value: Value;
-  /** Epoch ms; 0 = no expiry. */
-  expiresAt: number;
-  bytes: number;
-}
-
-/** Redis' own wording, so callers and the contract suite see the same errors from both engines. */
-export const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
-
-export class StoreTypeError extends Error {}
-
-// Per-entry bookkeeping (Map slot, object headers) so a store of tiny entries is still bounded.
-const ENTRY_OVERHEAD = 48;
-
-export interface MemoryStoreStats {
-  entries: number;
-  bytes: number;
-  evictions: number;
-  expirations: number;
-}
 
 /**
  * The synchronous data structure behind `MemoryEngine`, also the surface the scripts' TypeScript
  * twins run against: a twin runs to completion on one tick, which makes it as atomic as Lua.
  *
- * Bounded by entries and bytes with LRU eviction (Map insertion order, refreshed on access).
- * Expiry is lazy on access plus a min-heap drained a little on every write: no timer per key.
+ * The operations per data type; the entries, their bounds, LRU order and expiry are in
+ * `MemoryStoreEntries`.
  */
-export class MemoryStore {
-  private readonly entries = new Map<string, Entry>();
-  /**
-   * Walks `entries` from the oldest: evictions take from the front, and a fresh `keys()` iterator
-   * would skip every slot freed since the map last compacted (quadratic at a large bound). Map
-   * iterators are live: entries touched since move to the end, ahead of it; what it passed is gone.
-   */
-  private oldestCursor?: MapIterator<string>;
-  private readonly heap: Array<{ at: number; key: string }> = [];
-  private bytes = 0;
-  private evictions = 0;
-  private expirations = 0;
-
-  constructor(
-    private readonly maxEntries: number,
-    private readonly maxBytes: number,
-    readonly now: () => number = Date.now,
-  ) {}
-
-  stats(): MemoryStoreStats {
-    return { entries: this.entries.size, bytes: this.bytes, evictions: this.evictions, expirations: this.expirations };
-  }
-
+export class MemoryStore extends MemoryStoreEntries {
   // ---- generic ------------------------------------------------------------------------------
 
   exists(key: string): boolean {
@@ -98,20 +51,6 @@ export class MemoryStore {
     return true;
   }
 
-  /** Live keys in insertion/LRU order; the snapshot is taken up front so callers may mutate. */
-  keys(): string[] {
-    const now = this.now();
-    const out: string[] = [];
-    for (const [key, entry] of this.entries) if (entry.expiresAt === 0 || entry.expiresAt > now) out.push(key);
-    return out;
-  }
-
-  clear(): void {
-    this.entries.clear();
-    this.oldestCursor = undefined;
-    this.heap.length = 0;
-    this.bytes = 0;
-  }
 
   // ---- strings ------------------------------------------------------------------------------
 
@@ -397,8 +336,6 @@ export class MemoryStore {
 
   // ---- end of collections ---------------------------------------------------------------------
 
-  // ---- internals ----------------------------------------------------------------------------
-
   private sortedZ(key: string, reverse: boolean): ZEntry[] {
     const entry = this.live(key);
     if (!entry) return [];
@@ -406,145 +343,6 @@ export class MemoryStore {
     // Redis orders equal scores by member bytes; code-unit order matches for the ASCII we store.
     list.sort((a, b) => a.score - b.score || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
     return reverse ? list.reverse() : list;
-  }
-
-  /** The live entry, refreshed as most recently used; expired entries are dropped on sight. */
-  private live(key: string): Entry | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt !== 0 && entry.expiresAt <= this.now()) {
-      this.remove(key, entry);
-      this.expirations++;
-      return undefined;
-    }
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    return entry;
-  }
-
-  private typed<T extends Value['type']>(entry: Entry, type: T): Extract<Value, { type: T }> {
-    if (entry.value.type !== type) throw new StoreTypeError(WRONGTYPE);
-    return entry.value as Extract<Value, { type: T }>;
-  }
-
-  private container<T extends 'hash' | 'set' | 'zset' | 'list'>(key: string, type: T, make: () => Extract<Value, { type: T }>['data']) {
-    let entry = this.live(key);
-    if (!entry) {
-      entry = { value: { type, data: make() } as Value, expiresAt: 0, bytes: ENTRY_OVERHEAD + key.length };
-      this.entries.set(key, entry);
-      this.bytes += entry.bytes;
-    }
-    return { entry, data: (this.typed(entry, type) as { data: unknown }).data as Extract<Value, { type: T }>['data'] };
-  }
-
-  private write(key: string, value: Value, expiresAt: number, size: number): void {
-    const old = this.entries.get(key);
-    if (old) {
-      this.entries.delete(key);
-      this.bytes -= old.bytes;
-    }
-    const entry: Entry = { value, expiresAt, bytes: ENTRY_OVERHEAD + size };
-    this.entries.set(key, entry);
-    this.bytes += entry.bytes;
-    if (expiresAt !== 0 && expiresAt !== old?.expiresAt) this.pushExpiry(expiresAt, key);
-    this.enforceBounds(key);
-  }
-
-  private grow(key: string, entry: Entry, delta: number): void {
-    entry.bytes += delta;
-    this.bytes += delta;
-    this.enforceBounds(key);
-  }
-
-  private shrink(key: string, entry: Entry, delta: number, remaining: number): void {
-    entry.bytes += delta;
-    this.bytes += delta;
-    // Like Redis, an emptied aggregate is no key at all.
-    if (remaining === 0) this.remove(key, entry);
-  }
-
-  private setExpiry(key: string, entry: Entry, at: number): void {
-    entry.expiresAt = at;
-    this.pushExpiry(at, key);
-  }
-
-  private remove(key: string, entry: Entry): void {
-    if (this.entries.get(key) !== entry) return;
-    this.entries.delete(key);
-    this.bytes -= entry.bytes;
-  }
-
-  private enforceBounds(justWritten: string): void {
-    this.sweepExpired(16);
-    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
-      let step = (this.oldestCursor ??= this.entries.keys()).next();
-      if (step.done) step = (this.oldestCursor = this.entries.keys()).next();
-      const oldest = step.value as string | undefined;
-      if (oldest === undefined) break;
-      const entry = this.entries.get(oldest)!;
-      if (oldest === justWritten) {
-        this.remove(oldest, entry);
-        throw new MemoryLimitError(`an entry of about ${entry.bytes} bytes cannot fit in the in-memory store (memory.maxBytes = ${this.maxBytes})`);
-      }
-      this.remove(oldest, entry);
-      this.evictions++;
-    }
-  }
-
-  private pushExpiry(at: number, key: string): void {
-    const heap = this.heap;
-    // Stale heap items (TTL changed, key gone) are skipped when popped; rebuild when they dominate.
-    if (heap.length > 2 * this.entries.size + 1024) this.rebuildHeap();
-    heap.push({ at, key });
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.at <= heap[i]!.at) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
-      i = parent;
-    }
-  }
-
-  private sweepExpired(budget: number): void {
-    const now = this.now();
-    while (budget-- > 0 && this.heap.length > 0 && this.heap[0]!.at <= now) {
-      const { at, key } = this.popHeap();
-      const entry = this.entries.get(key);
-      if (entry && entry.expiresAt === at) {
-        this.remove(key, entry);
-        this.expirations++;
-      }
-    }
-  }
-
-  private popHeap(): { at: number; key: string } {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && heap[l]!.at < heap[m]!.at) m = l;
-        if (r < heap.length && heap[r]!.at < heap[m]!.at) m = r;
-        if (m === i) break;
-        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-
-  private rebuildHeap(): void {
-    const heap = this.heap;
-    heap.length = 0;
-    // One item at a time: spreading them into one push() call overflows the stack past ~125k.
-    for (const [key, e] of this.entries) if (e.expiresAt !== 0) heap.push({ at: e.expiresAt, key });
-    // A sorted array is a valid min-heap.
-    heap.sort((a, b) => a.at - b.at);
   }
 }
 
