@@ -1,14 +1,13 @@
-import { EventEmitter } from 'node:events';
 import { ClearRefusedError, RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 import { DeadlineQueue, monotonicClock, type ClockSource } from './deadline.queue.js';
 import { describe, isAvailabilityError } from './fallback.availability.js';
 import { FallbackJournal, journalOf, type Op, type WriteSpec } from './fallback.journal.js';
+import { FallbackPort } from './fallback.port.js';
 import { FallbackReplay } from './fallback.replay.js';
-import { FALLBACK_DEFAULTS, type FallbackEngineEvents, type FallbackEngineOptions, type FallbackEngineStats } from './fallback.types.js';
+import { FALLBACK_DEFAULTS, type FallbackEngineOptions, type FallbackEngineStats } from './fallback.types.js';
 import { toPermissionError } from './permission.error.js';
 import type { MemoryEngine } from './memory.engine.js';
 import type { RedisEngine } from './redis.engine.js';
-import type { ScriptDefinition } from './script.types.js';
 import type { StoreEngine } from './store-engine.port.js';
 import type {
   CallOptions,
@@ -16,17 +15,13 @@ import type {
   JournalClass,
   MessageHandler,
   ModeListener,
-  MsetEntry,
   PatternMessageHandler,
   ReplayContext,
   ReplayIncompleteListener,
   ReplayRefusedListener,
-  ScriptOptions,
-  SetOptions,
   SubscribeOptions,
   Unsubscribe,
   WriteOptions,
-  ZEntry,
 } from './store-engine.types.js';
 
 // Moved out to keep this file to the breaker; re-exported so `fallback.engine.js` stays the import path.
@@ -52,7 +47,7 @@ export { FALLBACK_DEFAULTS, type FallbackEngineEvents, type FallbackEngineOption
  * other commands sent after it is counted as `lateReplies`, not as a failure (see also the
  * event-loop lag rule in `DeadlineQueue`). Its caller still gets its answer within the deadline.
  */
-export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implements StoreEngine {
+export class FallbackEngine extends FallbackPort implements StoreEngine {
   private open = false;
   private replaying = false;
   private failures = 0;
@@ -146,126 +141,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
     this.scheduleProbe(0);
   }
 
-  // ---- the port -------------------------------------------------------------------------------
-
-  get(key: string, options?: CallOptions) {
-    return this.exec((e) => e.get(key), options);
-  }
-  set(key: string, value: string, options?: SetOptions) {
-    return this.exec((e) => e.set(key, value, options), options, { keys: [key] });
-  }
-  mget(keys: readonly string[], options?: CallOptions) {
-    return this.exec((e) => e.mget(keys), options);
-  }
-  mset(entries: readonly MsetEntry[], options?: WriteOptions) {
-    return this.exec((e) => e.mset(entries), options, { keys: entries.map((x) => x.key) });
-  }
-  del(keys: readonly string[], options?: WriteOptions) {
-    return this.exec((e) => e.del(keys), options, { keys, commutes: true });
-  }
-  exists(key: string, options?: CallOptions) {
-    return this.exec((e) => e.exists(key), options);
-  }
-  pttl(key: string, options?: CallOptions) {
-    return this.exec((e) => e.pttl(key), options);
-  }
-  pexpire(key: string, ttlMs: number, options?: WriteOptions) {
-    return this.exec((e) => e.pexpire(key, ttlMs), options, { keys: [key] });
-  }
-  incrBy(key: string, by: number, options?: WriteOptions) {
-    return this.exec((e) => e.incrBy(key, by), options, { keys: [key] });
-  }
-  hget(key: string, field: string, options?: CallOptions) {
-    return this.exec((e) => e.hget(key, field), options);
-  }
-  hset(key: string, fields: Readonly<Record<string, string>>, options?: WriteOptions) {
-    return this.exec((e) => e.hset(key, fields), options, { keys: [key] });
-  }
-  hgetall(key: string, options?: CallOptions) {
-    return this.exec((e) => e.hgetall(key), options);
-  }
-  hdel(key: string, fields: readonly string[], options?: WriteOptions) {
-    return this.exec((e) => e.hdel(key, fields), options, { keys: [key] });
-  }
-  sadd(key: string, members: readonly string[], options?: WriteOptions) {
-    return this.exec((e) => e.sadd(key, members), options, { keys: [key] });
-  }
-  srem(key: string, members: readonly string[], options?: WriteOptions) {
-    return this.exec((e) => e.srem(key, members), options, { keys: [key] });
-  }
-  smembers(key: string, options?: CallOptions) {
-    return this.exec((e) => e.smembers(key), options);
-  }
-  sismember(key: string, member: string, options?: CallOptions) {
-    return this.exec((e) => e.sismember(key, member), options);
-  }
-  zadd(key: string, entries: readonly ZEntry[], options?: WriteOptions) {
-    return this.exec((e) => e.zadd(key, entries), options, { keys: [key] });
-  }
-  zincrby(key: string, by: number, member: string, options?: WriteOptions) {
-    return this.exec((e) => e.zincrby(key, by, member), options, { keys: [key] });
-  }
-  zrem(key: string, members: readonly string[], options?: WriteOptions) {
-    return this.exec((e) => e.zrem(key, members), options, { keys: [key] });
-  }
-  zscore(key: string, member: string, options?: CallOptions) {
-    return this.exec((e) => e.zscore(key, member), options);
-  }
-  zcard(key: string, options?: CallOptions) {
-    return this.exec((e) => e.zcard(key), options);
-  }
-  zrange(key: string, start: number, stop: number, options?: { reverse?: boolean } & CallOptions) {
-    return this.exec((e) => e.zrange(key, start, stop, options), options);
-  }
-  zrangeByScore(key: string, min: number, max: number, options?: { limit?: number } & CallOptions) {
-    return this.exec((e) => e.zrangeByScore(key, min, max, options), options);
-  }
-  zremRangeByScore(key: string, min: number, max: number, options?: WriteOptions) {
-    return this.exec((e) => e.zremRangeByScore(key, min, max), options, { keys: [key] });
-  }
-  // ---- collections: lists, hash size, multi-field reads, rank (issue 17) -------------------------
-  lpush(key: string, values: readonly string[], options?: { cap?: number } & WriteOptions) {
-    return this.exec((e) => e.lpush(key, values, { cap: options?.cap }), options);
-  }
-  rpush(key: string, values: readonly string[], options?: { cap?: number } & WriteOptions) {
-    return this.exec((e) => e.rpush(key, values, { cap: options?.cap }), options);
-  }
-  lrange(key: string, start: number, stop: number, options?: CallOptions) {
-    return this.exec((e) => e.lrange(key, start, stop), options);
-  }
-  llen(key: string, options?: CallOptions) {
-    return this.exec((e) => e.llen(key), options);
-  }
-  ltrim(key: string, start: number, stop: number, options?: WriteOptions) {
-    return this.exec((e) => e.ltrim(key, start, stop), options);
-  }
-  lrem(key: string, count: number, value: string, options?: WriteOptions) {
-    return this.exec((e) => e.lrem(key, count, value), options);
-  }
-  hlen(key: string, options?: CallOptions) {
-    return this.exec((e) => e.hlen(key), options);
-  }
-  hmget(key: string, fields: readonly string[], options?: CallOptions) {
-    return this.exec((e) => e.hmget(key, fields), options);
-  }
-  zrank(key: string, member: string, options?: { reverse?: boolean } & CallOptions) {
-    return this.exec((e) => e.zrank(key, member, options), options);
-  }
-  // ---- end of collections ---------------------------------------------------------------------
-  runScript(script: ScriptDefinition, keys: readonly string[], args: readonly (string | number)[], options?: ScriptOptions) {
-    const replayArgs = options?.replayArgs;
-    return this.exec((e) => e.runScript(script, keys, args), options, {
-      keys,
-      script,
-      replay: replayArgs ? (e, replay) => e.runScript(script, keys, replayArgs(replay)) : undefined,
-    });
-  }
-  time(options?: CallOptions) {
-    return this.exec((e) => e.time(), options);
-  }
-  publish(channel: string, message: string, options?: CallOptions) {
-    return this.exec((e) => e.publish(channel, message), options);
-  }
+  // ---- the port: the commands are in FallbackPort; these are the ones with their own rules -----
 
   /**
    * Refused without a `keyPrefix` (it would empty the database) and while Redis is away: a clear
@@ -366,7 +242,7 @@ export class FallbackEngine extends EventEmitter<FallbackEngineEvents> implement
   // ---- the breaker ------------------------------------------------------------------------------
 
   // Promise chaining rather than an async function: this runs for every command.
-  private exec<T>(op: Op<T>, options?: WriteOptions, write?: WriteSpec): Promise<T> {
+  protected exec<T>(op: Op<T>, options?: WriteOptions, write?: WriteSpec): Promise<T> {
     const journal = write && journalOf(options);
     if (journal && this.replaying) return this.behindReplay(op, options!, journal, write);
     if (this.open) return this.degraded(op, options, undefined, write);
