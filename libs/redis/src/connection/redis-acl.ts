@@ -8,13 +8,15 @@
  */
 export const REDIS_ACL_COMMANDS = {
   /** Strings, counters, expiry (engine + scripts). */
-  strings: ['get', 'set', 'mget', 'incrby', 'exists', 'pttl', 'pexpire', 'unlink', 'del'],
+  strings: ['get', 'set', 'mget', 'incrby', 'exists', 'pttl', 'pexpire', 'persist', 'unlink', 'del'],
+  /** Lists (collections: capped push, range, trim, remove; push and trim in one MULTI). */
+  lists: ['lpush', 'rpush', 'lrange', 'llen', 'ltrim', 'lrem', 'multi', 'exec'],
   /** Hashes (engine + session scripts). */
-  hashes: ['hget', 'hset', 'hgetall', 'hdel', 'hmget'],
+  hashes: ['hget', 'hset', 'hsetnx', 'hgetall', 'hdel', 'hmget', 'hlen'],
   /** Sets (engine). */
   sets: ['sadd', 'srem', 'smembers', 'sismember'],
   /** Sorted sets (engine + session and rate-limit scripts). */
-  sortedSets: ['zadd', 'zincrby', 'zrem', 'zscore', 'zcard', 'zrange', 'zrangebyscore', 'zremrangebyscore'],
+  sortedSets: ['zadd', 'zincrby', 'zrem', 'zscore', 'zcard', 'zcount', 'zrange', 'zrangebyscore', 'zremrangebyscore', 'zrank', 'zrevrank'],
   /** Atomic operations: ioredis sends EVALSHA and falls back to EVAL once after NOSCRIPT. */
   scripts: ['evalsha', 'eval'],
   /** `invalidatePattern`, `clear()`: SCAN with MATCH on the prefix (never KEYS). */
@@ -27,6 +29,8 @@ export const REDIS_ACL_COMMANDS = {
    * 'replicated'`), QUIT (graceful close).
    */
   server: ['ping', 'time', 'info', 'wait', 'quit'],
+  /** Server figures for `nestjs-redis-kit/metrics` and the status page: key count, a bounded key sample, slow commands. */
+  observability: ['dbsize', 'randomkey', 'slowlog|get'],
 } as const;
 
 /** Only on Redis Cluster: slot discovery (ioredis) and `cluster_state` (health probe). */

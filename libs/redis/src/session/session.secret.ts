@@ -27,15 +27,22 @@ export class SessionSecret {
   }
 
   /**
-   * Learns a generated secret while Redis answers (again after each outage): an instance that knows
-   * it can still create sessions while Redis is away.
+   * Learns a generated secret already kept in Redis while Redis answers (again after each outage):
+   * an instance that knows it can still create sessions while Redis is away. Only reads: an app
+   * that never creates a session leaves no key behind.
    */
   async warmUp(engine: StoreEngine): Promise<void> {
     if (this.configured) return;
     this.offModeChange ??= engine.onModeChange((mode) => {
-      if (mode === 'redis') void this.get().catch(() => undefined);
+      if (mode === 'redis') void this.learn().catch(() => undefined);
     });
-    await this.get().catch(() => undefined);
+    await this.learn().catch(() => undefined);
+  }
+
+  private async learn(): Promise<void> {
+    if (this.secret) return;
+    const stored = await this.engine().get(SECRET_KEY, { fallback: false });
+    if (stored && !this.secret) this.secret = Promise.resolve(Buffer.from(stored, 'utf8'));
   }
 
   close(): void {

@@ -89,7 +89,9 @@ describe('sessions and the deny-list under the outage contract', () => {
     const b = await instance(server.url);
     const A = sessionsOn(a);
     const B = sessionsOn(b);
-    // As Nest does at start-up: A learns the shared session secret while Redis still answers.
+    // Sessions exist on this Redis already (so does its generated secret); A, starting as Nest
+    // starts it, learns that secret while Redis still answers.
+    await B.sessions.create({ userId: 'earlier' });
     await A.sessions.onModuleInit();
 
     await hop.cut();

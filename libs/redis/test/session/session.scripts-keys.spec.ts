@@ -5,7 +5,8 @@ const DIR = new URL('../../src/engine/scripts/', import.meta.url);
 const INCLUDES = new URL('../../src/engine/scripts/includes/', import.meta.url);
 
 /** Commands whose first argument is not a key. */
-const KEYLESS = new Set(['TIME']);
+// TIME takes no key; PUBLISH's first argument is a channel (ACL-checked as one), not a key.
+const KEYLESS = new Set(['TIME', 'PUBLISH']);
 /** Commands where every argument is a key. */
 const ALL_KEYS = new Set(['DEL', 'EXISTS', 'UNLINK', 'TOUCH']);
 
