@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
-import { CorruptEntryError } from './cache.envelope.js';
+import { CorruptEntryError } from './cache.errors.js';
 
 /** One AES-256 key: `id` is written in clear next to each value so the right key is found on read. */
 export interface CacheEncryptionKey {

@@ -1,7 +1,9 @@
 import { promisify } from 'node:util';
 import { deflateRaw, inflateRaw } from 'node:zlib';
 import type { CacheCipher } from './cache.encryption.js';
-import { CacheSerializationError, CacheValueTooLargeError } from './cache.errors.js';
+import { CacheSerializationError, CacheValueTooLargeError, CorruptEntryError } from './cache.errors.js';
+
+export { CorruptEntryError };
 
 /**
  * What is stored under a cache key: `~c1|<flags>|<expiresAt>|<tags>|<payload>`.
@@ -67,8 +69,6 @@ export async function encodeEnvelope(value: unknown, expiresAt: number, tags: Re
   return options.encryption ? options.encryption.seal(envelope, cacheKey) : envelope;
 }
 
-/** Thrown for anything under our key that is not a readable envelope; callers treat it as a miss. */
-export class CorruptEntryError extends Error {}
 
 function split(raw: string): { flags: string; expiresAt: number; tags: Array<[string, string]>; payload: string } {
   if (!raw.startsWith(ENVELOPE_MAGIC)) throw new CorruptEntryError('not a cache envelope');

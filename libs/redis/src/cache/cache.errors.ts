@@ -43,3 +43,6 @@ export class CacheLoaderTimeoutError extends RedisKitError {
     super('E_CACHE_LOADER_TIMEOUT', `the cache loader did not settle within cache.loaderTimeout (${timeoutMs} ms)`);
   }
 }
+
+/** Thrown for anything under our key that is not a readable envelope; callers treat it as a miss. */
+export class CorruptEntryError extends Error {}
