@@ -53,6 +53,7 @@ export type {
   ReplayIncompleteListener,
   ReplayRefused,
   SetOptions,
+  SubscribeOptions,
   Unsubscribe,
   WriteOptions,
   ZEntry,

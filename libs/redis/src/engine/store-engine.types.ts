@@ -97,6 +97,7 @@ export interface ZEntry {
   score: number;
 }
 
+/** Options of `StoreEngine.subscribe`. */
 export interface SubscribeOptions {
   /**
    * Told `false` when the subscription stops hearing messages (its connection closed: anything
