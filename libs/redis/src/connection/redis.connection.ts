@@ -132,6 +132,14 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
   async onApplicationShutdown(): Promise<void> {
     if (this.shutDown) return;
     this.shutDown = true;
+    const stats = this.fallback?.stats();
+    const unwritten = stats ? stats.journalSize + stats.refusedHeld : 0;
+    if (stats && unwritten > 0) {
+      // Outage writes live only in this process until replayed: say so rather than lose them quietly.
+      this.logger.error(
+        `Shutting down with ${unwritten} write(s) made while Redis was away not yet written to Redis (${stats.securityJournalSize} revocation(s) or deny(s)); they are lost`,
+      );
+    }
     await this.fallback?.close();
     if (!this.fallback) await this.engine.close();
     for (const off of this.detach.splice(0)) off();
