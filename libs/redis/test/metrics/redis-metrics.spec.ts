@@ -7,6 +7,7 @@ import { startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import { FallbackEngine } from '../../src/engine/fallback.engine.js';
 import { RedisModule } from '../../src/redis.module.js';
+import { sample, scrape } from './metrics.fixture.js';
 import type { RedisModuleOptions } from '../../src/redis.options.js';
 import { RedisMetricsExporter, type RedisMetricsModuleOptions } from '../../src/metrics/redis-metrics.exporter.js';
 import { RedisMetricsModule } from '../../src/metrics/redis-metrics.module.js';
@@ -30,17 +31,6 @@ async function boot(redis: RedisModuleOptions & { name?: string }, metrics?: Red
   return app;
 }
 
-async function scrape(app: INestApplication, path = '/metrics'): Promise<string> {
-  const response = await request(app.getHttpServer()).get(path).expect(200);
-  expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
-  return response.text;
-}
-
-/** The value of one sample, e.g. `redis_kit_engine_mode{connection="default",mode="redis"}`; undefined when absent. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('RedisMetricsModule', () => {
   let server: RedisProcess;

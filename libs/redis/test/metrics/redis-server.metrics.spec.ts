@@ -9,6 +9,7 @@ import { RedisConnection } from '../../src/connection/redis.connection.js';
 import { RateLimit } from '../../src/rate-limit/rate-limit.decorator.js';
 import { RateLimitGuard } from '../../src/rate-limit/rate-limit.guard.js';
 import { RedisModule } from '../../src/redis.module.js';
+import { sample, scrape } from './metrics.fixture.js';
 import type { RedisModuleOptions } from '../../src/redis.options.js';
 import { RedisMetricsModule } from '../../src/metrics/redis-metrics.module.js';
 import type { RedisMetricsModuleOptions } from '../../src/metrics/redis-metrics.exporter.js';
@@ -62,14 +63,6 @@ async function boot(redis: RedisModuleOptions, metrics: RedisMetricsModuleOption
   return app;
 }
 
-async function scrape(app: INestApplication): Promise<string> {
-  return (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
-}
-
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('metrics read from Redis itself', () => {
   let server: RedisProcess;
