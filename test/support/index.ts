@@ -41,3 +41,4 @@ export {
   type TlsSentinelHandle,
 } from './redis-tls.harness.js';
 export { CapturingLogger } from './capturing-logger.js';
+export { Partition } from './tcp-partition.js';

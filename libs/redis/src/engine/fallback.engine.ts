@@ -24,6 +24,9 @@ import type {
   WriteOptions,
 } from './store-engine.types.js';
 
+/** The longest wait between probes while a revocation or deny waits in the journal. */
+const SECURITY_PROBE_CEILING_MS = 1_000;
+
 // Moved out to keep this file to the breaker; re-exported so `fallback.engine.js` stays the import path.
 export { isAvailabilityError } from './fallback.availability.js';
 export { FALLBACK_DEFAULTS, type FallbackEngineEvents, type FallbackEngineOptions, type FallbackEngineStats } from './fallback.types.js';
@@ -64,6 +67,8 @@ export class FallbackEngine extends FallbackPort implements StoreEngine {
   private probeTimer?: NodeJS.Timeout;
   private probeDelay: number;
   private probing = false;
+  /** The connection came back while a probe was out: the next one goes at once, not after the backoff. */
+  private probeAgain = false;
   private closed = false;
   private counters = { opened: 0, recovered: 0, replayed: 0, journalDropped: 0, journalRejected: 0, replayRefused: 0, lateReplies: 0 };
   /** Set only by the metrics exporter: while unset, commands are not timed at all. */
@@ -138,7 +143,8 @@ export class FallbackEngine extends FallbackPort implements StoreEngine {
   connectionReady(): void {
     if (!this.open || this.closed) return;
     this.probeDelay = this.settings.probeIntervalMs;
-    this.scheduleProbe(0);
+    if (this.probing) this.probeAgain = true;
+    else this.scheduleProbe(0);
   }
 
   // ---- the port: the commands are in FallbackPort; these are the ones with their own rules -----
@@ -353,11 +359,20 @@ export class FallbackEngine extends FallbackPort implements StoreEngine {
     } catch {
       // Redis went away again: what was not written waits, in order, for the next probe.
       this.replaying = false;
-      this.probeDelay = Math.min(this.probeDelay * 2, this.settings.maxProbeIntervalMs);
-      this.scheduleProbe(this.probeDelay);
+      this.probeDelay = Math.min(this.probeDelay * 2, this.maxProbeDelay());
+      this.scheduleProbe(this.probeAgain ? 0 : this.probeDelay);
     } finally {
       this.probing = false;
+      this.probeAgain = false;
     }
+  }
+
+  /**
+   * While the journal holds a revocation or a deny, every other instance keeps accepting what it
+   * revokes until this one replays: the backoff stops at a second then, whatever the setting.
+   */
+  private maxProbeDelay(): number {
+    return this.journal.pending.security > 0 ? Math.min(this.settings.maxProbeIntervalMs, SECURITY_PROBE_CEILING_MS) : this.settings.maxProbeIntervalMs;
   }
 
   /** When the outage began on the Redis clock, erring early by one command deadline. */

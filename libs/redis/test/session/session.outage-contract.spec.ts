@@ -1,7 +1,6 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { freePort, startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
+import { Partition, startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import type { FallbackEngine } from '../../src/engine/fallback.engine.js';
 import type { ReplayRefused } from '../../src/engine/store-engine.types.js';
@@ -10,48 +9,6 @@ import { resolveRedisOptions, type RedisModuleOptions } from '../../src/redis.op
 import { SessionUnavailableError } from '../../src/session/session.errors.js';
 import { SessionService } from '../../src/session/session.service.js';
 import { TokenDenylist } from '../../src/session/token-denylist.service.js';
-
-/** A TCP hop between one instance and Redis that can be cut and restored: a network partition. */
-class Partition {
-  private server?: Server;
-  private readonly sockets = new Set<Socket>();
-  constructor(
-    readonly port: number,
-    private readonly target: number,
-  ) {}
-
-  static async open(target: number): Promise<Partition> {
-    const p = new Partition(await freePort(), target);
-    await p.heal();
-    return p;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  heal(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => this.sockets.delete(s));
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    return new Promise((resolve) => this.server!.listen(this.port, '127.0.0.1', () => resolve()));
-  }
-
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    if (server) await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 describe('sessions and the deny-list under the outage contract', () => {
   const servers: RedisProcess[] = [];
