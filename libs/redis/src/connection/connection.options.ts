@@ -58,6 +58,12 @@ export interface BreakerOptions {
   replayAttempts?: number;
   /** Delay before the second try of a refused replay write, doubling after. Default 250 ms. */
   replayRetryMs?: number;
+  /**
+   * How long shutdown waits for Redis to take the writes made while it was away (a rolling deploy
+   * during an outage would otherwise lose every revocation the stopping instance holds). Only spent
+   * when such writes are pending; 0 shuts down at once. Default 3000 ms.
+   */
+  shutdownGraceMs?: number;
 }
 
 /** Where Redis is and how to talk to it; `RedisConnectionOptions` adds the capability sections. */
@@ -122,6 +128,7 @@ export const REDIS_DEFAULTS = {
     replayBatchSize: 500,
     replayAttempts: 3,
     replayRetryMs: 250,
+    shutdownGraceMs: 3_000,
   },
 } as const;
 
@@ -215,6 +222,8 @@ export function resolveRedisOptions(options: RedisConnectionOptions = {}): Resol
     const v = o.breaker?.[k];
     if (v !== undefined && !isPositiveInt(v)) problems.push(`breaker.${k} must be a positive integer (got ${String(v)})`);
   }
+  const grace = o.breaker?.shutdownGraceMs;
+  if (grace !== undefined && !(Number.isInteger(grace) && grace >= 0)) problems.push(`breaker.shutdownGraceMs must be a non-negative integer (got ${String(grace)})`);
   if (o.sentinel) {
     if (typeof o.sentinel.name !== 'string' || o.sentinel.name.length === 0) problems.push('sentinel.name must name the master group the sentinels monitor');
     checkAddresses(o.sentinel.sentinels, 'sentinel.sentinels', problems);

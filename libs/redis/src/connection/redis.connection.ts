@@ -132,6 +132,11 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
   async onApplicationShutdown(): Promise<void> {
     if (this.shutDown) return;
     this.shutDown = true;
+    const grace = this.options.breaker.shutdownGraceMs;
+    if (this.fallback && this.fallback.unwritten() > 0 && grace > 0) {
+      this.logger.warn(`Shutting down with ${this.fallback.unwritten()} write(s) made while Redis was away: waiting up to ${grace} ms for Redis to take them`);
+      await this.fallback.drain(grace);
+    }
     const stats = this.fallback?.stats();
     const unwritten = stats ? stats.journalSize + stats.refusedHeld : 0;
     if (stats && unwritten > 0) {

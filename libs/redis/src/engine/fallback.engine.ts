@@ -141,6 +141,31 @@ export class FallbackEngine extends FallbackPort implements StoreEngine {
 
   /** The connection reported it is ready again: probe now instead of at the next backoff step. */
   connectionReady(): void {
+    this.probeNow();
+  }
+
+  /**
+   * Before closing: keeps probing (every `probeIntervalMs`) until Redis has taken every write made
+   * while it was away, or `timeoutMs` passes. Resolves true when nothing is left unwritten.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = this.now() + timeoutMs;
+    while (!this.closed) {
+      if (this.unwritten() === 0) return true;
+      if (this.now() >= deadline) return false;
+      this.probeNow();
+      // A referenced timer: in a process with nothing else left, the wait itself must keep it alive.
+      await new Promise((r) => setTimeout(r, Math.min(this.settings.probeIntervalMs, Math.max(1, deadline - this.now()))));
+    }
+    return this.unwritten() === 0;
+  }
+
+  /** Writes made while Redis was away that Redis does not hold yet (journaled, or refused and held). */
+  unwritten(): number {
+    return this.journal.entries.length + this.replayer.refusedWrites();
+  }
+
+  private probeNow(): void {
     if (!this.open || this.closed) return;
     this.probeDelay = this.settings.probeIntervalMs;
     if (this.probing) this.probeAgain = true;
