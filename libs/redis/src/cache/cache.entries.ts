@@ -5,6 +5,14 @@ import { BUS_CHANNEL } from './cache.invalidation-bus.js';
 import type { L1Entry } from './cache.l1.js';
 import { checkKey, encodeSegment, newToken, valueKey } from './cache.keys.js';
 import { tagsMatch, type CacheTags } from './cache.tags.js';
+import type { WriteOptions } from '../engine/store-engine.types.js';
+
+/**
+ * A value set while Redis is away replaces one on this instance only. Recovery deletes the key on
+ * Redis rather than writing the value: the replaced value must not come back on other instances,
+ * and a newer one they wrote meanwhile must not be overwritten; the next read goes to the source.
+ */
+export const REPLACED: WriteOptions = Object.freeze({ replayOnRecovery: true, replayAs: 'delete', capability: 'cache' });
 
 export interface Found {
   state: 'hit' | 'stale';
@@ -127,7 +135,7 @@ export class CacheEntries {
     const engine = this.core.engine;
     if (!guard && !bus.enabled) {
       // Redis only, nothing to guard: a plain SET is the whole write.
-      await engine.set(full, raw, { ttlMs: pttl });
+      await engine.set(full, raw, { ttlMs: pttl, ...REPLACED });
       return true;
     }
     const message = { n: this.ns, k: [this.keyOf(full)] };
@@ -135,7 +143,7 @@ export class CacheEntries {
       const reply = await engine.runScript(CACHE_WRITE, [full], [raw, pttl, guard.kind, guard.expected, bus.enabled ? bus.wire(message) : '', BUS_CHANNEL, full.length]);
       if (reply !== 1) return false;
     } else {
-      await engine.set(full, raw, { ttlMs: pttl, publish: { channel: BUS_CHANNEL, message: bus.wire(message) } });
+      await engine.set(full, raw, { ttlMs: pttl, publish: { channel: BUS_CHANNEL, message: bus.wire(message) }, ...REPLACED });
     }
     // Served by the fallback: the script's PUBLISH reached no other instance.
     if (bus.enabled && engine.mode() !== 'redis') bus.keepIfUndelivered(message);

@@ -5,7 +5,7 @@ import type { RedisMetrics } from '../metrics/redis-metrics.js';
 import { toMs, type Duration } from '../duration.js';
 import { CacheCore, type PendingPattern } from './cache.core.js';
 import { encodeEnvelope } from './cache.envelope.js';
-import { CacheEntries } from './cache.entries.js';
+import { CacheEntries, REPLACED } from './cache.entries.js';
 import { CacheInputError } from './cache.errors.js';
 import { clearNamespace, compileUserGlob, unlinkMatching } from './cache.glob.js';
 import { checkName, encodeSegment } from './cache.keys.js';
@@ -164,7 +164,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
         return { key, ttlMs, expiresAt, tags, value: e.value, raw: await encodeEnvelope(e.value, expiresAt, tags, this.core.options, key) };
       }),
     );
-    await this.engine.mset(prepared.map((p) => ({ key: p.key, value: p.raw, ttlMs: p.ttlMs })));
+    await this.engine.mset(prepared.map((p) => ({ key: p.key, value: p.raw, ttlMs: p.ttlMs })), REPLACED);
     for (const p of prepared) if (bus.mayFill(p.key, mark)) bus.l1?.set(p.key, p.value, p.expiresAt, p.tags, now);
     await this.core.bus.publish({ n: this.ns, k: prepared.map((p) => this.entries.keyOf(p.key)) });
   }

@@ -16,13 +16,13 @@ export abstract class FallbackPort extends EventEmitter<FallbackEngineEvents> {
     return this.exec((e) => e.get(key), options);
   }
   set(key: string, value: string, options?: SetOptions) {
-    return this.exec((e) => e.set(key, value, options), options, { keys: [key] });
+    return this.exec((e) => e.set(key, value, options), options, forgetOnReplay([key], options));
   }
   mget(keys: readonly string[], options?: CallOptions) {
     return this.exec((e) => e.mget(keys), options);
   }
   mset(entries: readonly MsetEntry[], options?: WriteOptions) {
-    return this.exec((e) => e.mset(entries), options, { keys: entries.map((x) => x.key) });
+    return this.exec((e) => e.mset(entries), options, forgetOnReplay(entries.map((x) => x.key), options));
   }
   del(keys: readonly string[], options?: WriteOptions) {
     return this.exec((e) => e.del(keys), options, { keys, commutes: true });
@@ -130,4 +130,10 @@ export abstract class FallbackPort extends EventEmitter<FallbackEngineEvents> {
   publish(channel: string, message: string, options?: CallOptions) {
     return this.exec((e) => e.publish(channel, message), options);
   }
+}
+
+/** The journal entry of a write that recovery turns into a delete when asked (`replayAs: 'delete'`). */
+function forgetOnReplay(keys: readonly string[], options: WriteOptions | undefined): WriteSpec {
+  if (options?.replayAs !== 'delete') return { keys };
+  return { keys, commutes: true, replay: (e) => e.del(keys) };
 }

@@ -52,6 +52,13 @@ export interface WriteOptions extends CallOptions {
    * see: invalidations, session creation and revocation, denies.
    */
   replayOnRecovery?: boolean | JournalClass;
+  /**
+   * What recovery applies for a journaled write: the write itself (`'write'`, the default), or a
+   * delete of the keys it wrote (`'delete'`). For a value that may be older than what another
+   * instance wrote meanwhile, such as a cache entry: recovery forgets it everywhere rather than
+   * restoring the value it replaced or overwriting a newer one.
+   */
+  replayAs?: 'write' | 'delete';
   /** Names the capability in replay reports (`replay-refused`) and in `refusedWrites(capability)`. */
   capability?: string;
 }
