@@ -595,7 +595,7 @@ const COLLECTIONS_CASE: ScriptCase = {
 
 const PRESENCE_CASE: ScriptCase = {
   seeds: [16, 61],
-  reaches: once(['sync:members', 'sync:count', 'user:live', 'user:empty', 'status:set', 'status:offline', 'status:none', 'status:read', 'lapsed']),
+  reaches: once(['sync:members', 'sync:count', 'user:live', 'user:empty', 'status:set', 'status:kept', 'status:offline', 'status:none', 'status:read', 'lapsed']),
   async sequence({ random, space, run, note, sleep }) {
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     const rooms = [0, 1].map((i) => `${space}presence:r:{pr:r${i}}`);
@@ -617,9 +617,10 @@ const PRESENCE_CASE: ScriptCase = {
         const reply = (await run(PRESENCE_USER, pick(users), args)) as number[];
         note(reply[0] === 0 ? 'user:empty' : 'user:live');
       } else {
-        const write = random() < 0.5;
-        const reply = (await run(PRESENCE_STATUS, pick(users), write ? ['1', pick(['available', 'busy', 'a|{b}'])] : ['0'])) as ScriptReply[];
-        note(reply[0] === 0 ? 'status:offline' : write ? 'status:set' : reply.length === 1 ? 'status:none' : 'status:read');
+        const op = pick(['0', '1', '2']);
+        const value = pick(['available', 'busy', 'a|{b}']);
+        const reply = (await run(PRESENCE_STATUS, pick(users), op === '0' ? ['0'] : [op, value])) as ScriptReply[];
+        note(reply[0] === 0 ? 'status:offline' : op === '1' ? 'status:set' : op === '2' ? (reply[1] === value ? 'status:set' : 'status:kept') : reply.length === 1 ? 'status:none' : 'status:read');
         continue;
       }
       if (short && adds.length > 0) {
@@ -634,6 +635,7 @@ const PRESENCE_CASE: ScriptCase = {
       expect(await e.runScript(PRESENCE_USER, [set, status], [60_000, '1', 2, 'i1|a', 'i2|b'])).toEqual([2, 'i1|a', 'i2|b']);
       expect(await e.runScript(PRESENCE_STATUS, [set, status], ['1', 'busy'])).toEqual([1, 'busy']);
       expect(await e.runScript(PRESENCE_STATUS, [set, status], ['0'])).toEqual([1, 'busy']);
+      expect(await e.runScript(PRESENCE_STATUS, [set, status], ['2', 'available'])).toEqual([1, 'busy']);
       expect(await e.pttl(status)).toBeGreaterThan(50_000);
       expect(await e.runScript(PRESENCE_USER, [set, status], [60_000, '0', 0, 'i1|a'])).toEqual([1]);
       expect(await e.runScript(PRESENCE_STATUS, [set, status], ['0'])).toEqual([1, 'busy']);
