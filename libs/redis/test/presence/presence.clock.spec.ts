@@ -17,7 +17,9 @@ describe('presence when the local clock jumps', () => {
     for (const s of services.splice(0)) await s.onModuleDestroy();
     for (const t of targets.splice(0)) await t.close();
   });
-  afterAll(() => jest.restoreAllMocks());
+  afterAll(() => {
+    jest.restoreAllMocks();
+  });
 
   it('an hour forward then two back: live sockets stay, a stopped instance still lapses within ttl', async () => {
     for (let i = 0; i < 3; i++) targets.push(await standalone('clock:'));
