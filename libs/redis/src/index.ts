@@ -145,6 +145,11 @@ export {
 } from './collections/map.migration.js';
 export { CollectionInputError, CollectionValueError, MigrationAbortedError } from './collections/collections.errors.js';
 
+// ---- Presence (who is online, across instances) -----------------------------------------------
+export { PresenceService } from './presence/presence.service.js';
+export { PRESENCE_DEFAULTS, type PresenceOptions } from './presence/presence.options.js';
+export { PresenceInputError } from './presence/presence.errors.js';
+
 // ---- Metrics sink (the exporter is in `nestjs-redis-kit/metrics`) ------------------------------
 // Injected into RateLimitGuard: a subclass with its own constructor passes it on.
 export { RedisMetrics, type ActiveSessionsSource, type CacheMetricEvent, type CacheRouteOutcome, type RateLimitOutcome } from './metrics/redis-metrics.js';
