@@ -54,20 +54,20 @@ function connected(socket: ClientSocket): Promise<void> {
 }
 
 /** The raw answer to an upgrade request: status line and headers. */
-function rawUpgrade(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function rawUpgrade(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url + path, {
       headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
     });
     req.on('upgrade', (res, socket) => {
       socket.destroy();
-      resolve({ status: res.statusCode ?? 0, body: '' });
+      resolve({ status: res.statusCode ?? 0, body: '', headers: res.headers });
     });
     req.on('response', (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     req.on('error', reject);
     req.end();
@@ -202,6 +202,32 @@ describe('gateway: Socket.IO proxied to the upstream (polling and WebSocket)', (
 
   it('upgrades on other paths get 404; the gateway has no other WebSocket', async () => {
     expect((await rawUpgrade(gateway.url, '/api/trips')).status).toBe(404);
+  });
+
+  it('limits: upgrades per address per minute (429 with Retry-After), and open WebSockets in number (503)', async () => {
+    setEnv({ GATEWAY_WS_UPGRADES_PER_MINUTE: '2', GATEWAY_WS_MAX_CONNECTIONS: '1' });
+    const strict = await bootGateway([one.url]);
+    setEnv({ GATEWAY_WS_UPGRADES_PER_MINUTE: '1000', GATEWAY_WS_MAX_CONNECTIONS: undefined });
+    try {
+      const first = client(strict.url, { transports: ['websocket'] });
+      await connected(first);
+      // One tunnel is open: the next upgrade is refused before it counts against the budget.
+      const full = await rawUpgrade(strict.url, '/socket.io/?EIO=4&transport=websocket');
+      expect(full.status).toBe(503);
+      expect(JSON.parse(full.body)).toMatchObject({ statusCode: 503, message: 'too many open WebSockets; retry later' });
+      first.disconnect();
+      await waitUntil(() => strict.app.get(SocketIoProxy).openWebSockets === 0, { timeoutMs: 10_000, what: 'the tunnel to close' });
+      const second = client(strict.url, { transports: ['websocket'] });
+      await connected(second);
+      second.disconnect();
+      await waitUntil(() => strict.app.get(SocketIoProxy).openWebSockets === 0, { timeoutMs: 10_000, what: 'the tunnel to close' });
+      const third = await rawUpgrade(strict.url, '/socket.io/?EIO=4&transport=websocket');
+      expect(third.status).toBe(429);
+      expect(Number(third.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(JSON.parse(third.body).message).toMatch(/too many WebSocket upgrades; retry in \d+ s/);
+    } finally {
+      await strict.app.close();
+    }
   });
 
   it('upstream down: the client gets a clean error on both transports, the gateway keeps serving', async () => {
