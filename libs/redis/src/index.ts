@@ -58,6 +58,7 @@ export type {
   WriteOptions,
   ZEntry,
 } from './engine/store-engine.types.js';
+export type { StreamEntry } from './engine/store-engine.types.js';
 export { escapeGlob } from './engine/glob.util.js';
 
 // ---- Cache ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ export interface ResolvedHistoryOptions {
 }
 
 /** The defaults of `HistoryOptions`. */
-export const HISTORY_DEFAULTS: ResolvedHistoryOptions = { maxLength: 1000, maxMessageBytes: 16_384 };
+export const HISTORY_DEFAULTS: Readonly<Required<HistoryOptions>> = { maxLength: 1000, maxMessageBytes: 16_384 };
 
 /** Applies the defaults and validates; a bad value stops start-up naming the option. */
 export function resolveHistoryOptions(options: HistoryOptions | undefined): ResolvedHistoryOptions {
