@@ -1,5 +1,6 @@
 import type { CacheOptions } from './cache/cache.options.js';
 import type { RedisConnectionOptions } from './connection/connection.options.js';
+import type { HistoryOptions } from './history/history.options.js';
 import type { RateLimitModuleOptions } from './rate-limit/rate-limit.options.js';
 import type { SessionOptions } from './session/session.options.js';
 
@@ -28,4 +29,6 @@ export interface RedisModuleOptions extends RedisConnectionOptions {
   rateLimit?: RateLimitModuleOptions;
   /** The cache: default TTL, jitter, grace, compression, size limit, stampede lock, in-process tier. */
   cache?: CacheOptions;
+  /** Message history (`MessageHistory`): messages kept per room, largest message. */
+  history?: HistoryOptions;
 }
