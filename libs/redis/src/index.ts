@@ -150,6 +150,11 @@ export { HistoryInputError } from './history/history.errors.js';
 export { HISTORY_DEFAULTS, type HistoryOptions } from './history/history.options.js';
 export type { HistoryMessage, HistoryMessageInput } from './history/history.types.js';
 
+// ---- Presence (who is online, across instances) -----------------------------------------------
+export { PresenceService } from './presence/presence.service.js';
+export { PRESENCE_DEFAULTS, type PresenceOptions } from './presence/presence.options.js';
+export { PresenceInputError } from './presence/presence.errors.js';
+
 // ---- Metrics sink (the exporter is in `nestjs-redis-kit/metrics`) ------------------------------
 // Injected into RateLimitGuard: a subclass with its own constructor passes it on.
 export { RedisMetrics, type ActiveSessionsSource, type CacheMetricEvent, type CacheRouteOutcome, type RateLimitOutcome } from './metrics/redis-metrics.js';

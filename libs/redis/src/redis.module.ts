@@ -5,6 +5,7 @@ import { connectionProviders } from './connection/connection.providers.js';
 import { DEFAULT_REDIS_NAME } from './connection/redis.tokens.js';
 import { historyProviders } from './history/history.providers.js';
 import { metricsSinkProviders } from './metrics/redis-metrics.providers.js';
+import { presenceProviders } from './presence/presence.providers.js';
 import { pubSubProviders } from './pubsub/pubsub.providers.js';
 import { rateLimitProviders } from './rate-limit/rate-limit.providers.js';
 import { ConfigurableRedisModule, REDIS_ASYNC_OPTIONS_TYPE, REDIS_OPTIONS_TYPE } from './redis.module-definition.js';
@@ -37,6 +38,7 @@ function withProviders(definition: DynamicModule, name = DEFAULT_REDIS_NAME): Dy
   if (name === DEFAULT_REDIS_NAME) providers.push(...pubSubProviders(name), ...rateLimitProviders(), ...sessionProviders(name), ...cacheProviders(name), ...collectionsProviders(name));
   if (name === DEFAULT_REDIS_NAME) providers.push(...sessionEvictionProviders(name));
   if (name === DEFAULT_REDIS_NAME) providers.push(...historyProviders(name));
+  if (name === DEFAULT_REDIS_NAME) providers.push(...presenceProviders(name));
   return {
     ...definition,
     providers: [...(definition.providers ?? []), ...providers],

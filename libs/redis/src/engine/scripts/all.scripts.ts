@@ -3,6 +3,7 @@ import { CACHE_LOAD_BEGIN, CACHE_LOCK_FAIL, CACHE_TAG_VERSION, CACHE_WRITE } fro
 import { COLLECTION_MAP_PUT } from './collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from './engine.scripts.js';
 import { HISTORY_APPEND } from './history.scripts.js';
+import { PRESENCE_STATUS, PRESENCE_SYNC, PRESENCE_USER } from './presence.scripts.js';
 import { rateLimitBatchScript, rateLimitCheckScript } from './rate-limit.scripts.js';
 import {
   DENYLIST_ADD,
@@ -57,4 +58,7 @@ export const ALL_SCRIPTS: readonly ScriptDefinition[] = [
   rateLimitBatchScript(3),
   COLLECTION_MAP_PUT,
   HISTORY_APPEND,
+  PRESENCE_SYNC,
+  PRESENCE_USER,
+  PRESENCE_STATUS,
 ];

@@ -1,0 +1,15 @@
+--[[
+  The user's socket set, as presence-sync.lua, keeping the user's status with it: the status lives
+  as long as the user's longest-lived socket entry and goes when the last one does.
+  KEYS[1] the user's socket set `presence:u:{pu:<user>}`
+  KEYS[2] the user's status `presence:s:{pu:<user>}` (same hash tag)
+  ARGV as presence-sync.lua
+  Returns as presence-sync.lua.
+]]
+--- @include "presence-apply"
+if live == 0 then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('PEXPIRE', KEYS[2], math.max(1, top - now))
+end
+return reply
