@@ -15,6 +15,7 @@ export default {
     '^@nestjs-redis-kit/test-support$': '<rootDir>/test/support/index.ts',
     '^nestjs-redis-kit/websockets$': '<rootDir>/libs/redis/src/websockets/index.ts',
     '^nestjs-redis-kit/microservices$': '<rootDir>/libs/redis/src/microservices/index.ts',
+    '^nestjs-redis-kit/socket\\.io$': '<rootDir>/libs/redis/src/socket-io/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

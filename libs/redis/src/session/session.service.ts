@@ -8,6 +8,8 @@ import { CREATE_ATTEMPTS, dropRecord, forget, RACE_ATTEMPTS, replicate, type Ses
 import { isUnavailable, SessionEngine, type EngineSource } from './session.engine.js';
 import { SessionInputError, SessionUnavailableError } from './session.errors.js';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './session.options.js';
+import { announceRevocation, subscribeRevocations, type SessionRevocationNotice } from './session.revocation.js';
+import type { Unsubscribe } from '../engine/store-engine.port.js';
 import { asList, isSlotMoving, optionalText, sessionFields } from './session.records.js';
 import { refreshSession } from './session.refresh.js';
 import { SessionSecret } from './session.secret.js';
@@ -254,6 +256,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
       for (const h of asList(reply[2] ?? [])) await dropRecord(this.ctx, keys, String(h));
     }
     await replicate(this.ctx, 'revokeAll');
+    await announceRevocation(this.engine, keep === '' ? { userId } : { userId, except: keep }, this.logger);
     return removed;
   }
 
@@ -296,6 +299,15 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
    */
   async sweep(maxKeys = SWEEP_KEYS_PER_TICK): Promise<number> {
     return this.sweeper.step(maxKeys);
+  }
+
+  /**
+   * Calls `handler` for every revocation made on any instance sharing this session store (through
+   * its pub/sub; within the instance while Redis is away). Resolves once subscribed.
+   * @internal For holders of long-lived connections (the Socket.IO adapter).
+   */
+  onRevocation(handler: (notice: SessionRevocationNotice) => void): Promise<Unsubscribe> {
+    return subscribeRevocations(this.engine, handler);
   }
 
   // ---- internals ----------------------------------------------------------------------------
@@ -376,6 +388,7 @@ export class SessionService extends EventEmitter<SessionServiceEvents> implement
     if (removed > 0) this.counters.revoked += removed;
     if (!queued && reply[1]) await forget(this.ctx, keys, hash, String(reply[1]), String(reply[2] ?? ''));
     await replicate(this.ctx, 'revoke');
+    if (removed > 0 || queued) await announceRevocation(this.engine, { hashes: [hash] }, this.logger);
     return removed > 0 || queued;
   }
 }
