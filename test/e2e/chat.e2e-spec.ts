@@ -146,14 +146,17 @@ describe('demo chat over Socket.IO: two instances on one Redis, directly and thr
     expect(retried.id).toBe(first.id);
     expect((await history(bob, 3)).map((m) => m.body)).toEqual(['one', 'two', 'three', 'four']);
 
-    // A third instance, written to, stopped and started again (A and B stay behind the gateway).
-    let C = await bootDemoWithSockets(db);
+    // A third instance, written to, stopped and started again (A and B stay behind the gateway). It
+    // gets a database of its own, seeded alike: stopping an instance closes its database.
+    let own = await DemoDatabase.open({ path: ':memory:', latencyMs: 0 });
+    let C = await bootDemoWithSockets(own);
     const onC = await connect(C.url, 'bob');
     await ask(onC, 'join', { tripId: 3 });
     await ask(onC, 'send', { tripId: 3, body: 'five' });
     onC.disconnect();
     await C.app.close();
-    C = await bootDemoWithSockets(db);
+    own = await DemoDatabase.open({ path: ':memory:', latencyMs: 0 });
+    C = await bootDemoWithSockets(own);
     try {
       const carol = await connect(C.url, 'carol');
       expect((await history(carol, 3)).map((m) => [m.from, m.body])).toEqual([['bob', 'one'], ['bob', 'two'], ['bob', 'three'], ['bob', 'four'], ['bob', 'five']]);
