@@ -182,6 +182,11 @@ describe('demo chat over Socket.IO: two instances on one Redis, directly and thr
       return users.join(',') === 'bob';
     }, { ...WAIT, what: 'carol to leave the online list' });
     expect(await ask(bob, 'online', { tripId: 6 })).toEqual({ tripId: 6, users: [] });
+    // Leaving the room (still connected) takes bob off the list too, and stops its messages.
+    expect(await ask(bob, 'leave', { tripId: 5 })).toEqual({ tripId: 5, left: true });
+    expect(await ask(bob, 'leave', { tripId: 5 })).toEqual({ tripId: 5, left: false });
+    expect(await ask(bob, 'online', { tripId: 5 })).toEqual({ tripId: 5, users: [] });
+    expect(await refused(bob, 'send', { tripId: 5, body: 'gone' })).toMatchObject({ code: 'E_NOT_JOINED' });
   });
 
   it('a booking made over HTTP reaches the traveller and the trip creator on their sockets, on any instance', async () => {

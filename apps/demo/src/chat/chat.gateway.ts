@@ -17,6 +17,7 @@ export const SEND_LIMIT = { limit: 30, window: '1m', name: 'chat-send' } as cons
  * acknowledgement callback.
  *
  * - `join` `{ tripId }` → `{ tripId, room }`; then `message` events for that trip
+ * - `leave` `{ tripId }` → `{ tripId, left }` (false when the socket was not in the room)
  * - `send` `{ tripId, body, mid? }` → the stored message (also sent to the room as `message`)
  * - `history` `{ tripId, since? }` → `{ tripId, messages }` (the last 50, or those after `since`)
  * - `online` `{ tripId }` → `{ tripId, users }` (joined users connected to any instance)
@@ -53,8 +54,19 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     return { tripId, room };
   }
 
+  @SubscribeMessage('leave')
+  async leave(@ConnectedSocket() client: Socket, @MessageBody() data: unknown): Promise<{ tripId: number; left: boolean }> {
+    const { tripId } = parseTripRef(data, 'leave');
+    const room = tripRoom(tripId);
+    const left = client.rooms.has(room);
+    await client.leave(room);
+    await this.presence.leave(client.id, room).catch((error: unknown) => this.warn('presence leave', error));
+    return { tripId, left };
+  }
+
   @SubscribeMessage('send')
-  @RateLimit({ ...SEND_LIMIT, by: (context) => `user:${socketUser(context.switchToWs().getClient<Socket>()) ?? 'anonymous'}` })
+  // The adapter puts the user on the socket (`data.user`), which is what `by: 'user'` keys on.
+  @RateLimit({ ...SEND_LIMIT, by: 'user' })
   async send(@ConnectedSocket() client: Socket, @MessageBody() data: unknown): Promise<ChatMessage> {
     const input = parseSend(data);
     const room = tripRoom(input.tripId);
