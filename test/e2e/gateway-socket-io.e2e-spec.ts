@@ -269,4 +269,16 @@ describe('gateway: Socket.IO proxied to the upstream (polling and WebSocket)', (
       await stopUpstream(spare);
     }
   });
+
+  it('stopping the gateway closes its open WebSockets and long polls instead of waiting for the clients', async () => {
+    const front = await bootGateway([one.url]);
+    const ws = client(front.url, { transports: ['websocket'] });
+    const polling = client(front.url, { transports: ['polling'] });
+    await Promise.all([connected(ws), connected(polling)]);
+    const gone = [ws, polling].map((s) => new Promise<string>((resolve) => s.once('disconnect', (reason) => resolve(reason))));
+    // A polling client always has a long poll open at the upstream; the websocket a tunnel.
+    await front.app.close();
+    // The websocket sees its connection close; the poll in flight fails.
+    expect(await Promise.all(gone)).toEqual(['transport close', 'transport error']);
+  });
 });
