@@ -6,6 +6,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { INestApplication, Type } from '@nestjs/common';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { AppModule as DemoModule } from '../../apps/demo/src/app.module.js';
+import { useSocketIo } from '../../apps/demo/src/chat/chat.adapter.js';
 import { DemoDatabase } from '../../apps/demo/src/database/database.service.js';
 import { AppModule as GatewayModule } from '../../apps/gateway/src/app.module.js';
 
@@ -59,6 +60,15 @@ export function setEnv(values: Record<string, string | undefined>): void {
 /** A demo instance on the given database: instances of one deployment share one database. */
 export async function bootDemo(db: DemoDatabase): Promise<Running> {
   return running(await bootApp(DemoModule, (b) => b.overrideProvider(DemoDatabase).useValue(db)));
+}
+
+/** A demo instance as main.ts boots it, Socket.IO included (Redis adapter, authenticated sockets). */
+export async function bootDemoWithSockets(db: DemoDatabase): Promise<Running> {
+  const moduleRef = await Test.createTestingModule({ imports: [DemoModule] }).overrideProvider(DemoDatabase).useValue(db).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  useSocketIo(app);
+  await app.listen(0, '127.0.0.1');
+  return running(app);
 }
 
 export async function bootGateway(demoUrls: string[]): Promise<Running> {

@@ -4,6 +4,7 @@ import { APP_PIPE } from '@nestjs/core';
 import { RedisModule, redisOptionsFromEnv } from 'nestjs-redis-kit';
 import { AdminModule } from './admin/admin.module.js';
 import { AuthModule } from './auth/auth.module.js';
+import { ChatModule } from './chat/chat.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LeaderboardModule } from './leaderboard/leaderboard.module.js';
@@ -30,6 +31,7 @@ import { VisitsController } from './visits.controller.js';
     LeaderboardModule,
     NotificationsModule,
     AdminModule,
+    ChatModule,
   ],
   controllers: [StatusController, VisitsController],
   providers: [

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
+import { useSocketIo } from './chat/chat.adapter.js';
 import { listenAddress } from './listen-address.util.js';
 
 async function bootstrap(): Promise<void> {
@@ -9,6 +10,8 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(AppModule);
   // Lets RedisConnection close its client on SIGTERM instead of the process dying mid-command.
   app.enableShutdownHooks();
+  // Trip chat and booking notifications over Socket.IO, on the same port as the HTTP API.
+  useSocketIo(app);
   await app.listen(port, host);
   new Logger('Demo').log(`Listening on http://${host.includes(':') ? `[${host}]` : host}:${port}`);
 }

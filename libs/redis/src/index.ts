@@ -58,6 +58,7 @@ export type {
   WriteOptions,
   ZEntry,
 } from './engine/store-engine.types.js';
+export type { StreamEntry } from './engine/store-engine.types.js';
 export { escapeGlob } from './engine/glob.util.js';
 
 // ---- Cache ------------------------------------------------------------------------------------
@@ -144,6 +145,10 @@ export {
   type MigrationVerification,
 } from './collections/map.migration.js';
 export { CollectionInputError, CollectionValueError, MigrationAbortedError } from './collections/collections.errors.js';
+export { MessageHistory } from './history/history.service.js';
+export { HistoryInputError } from './history/history.errors.js';
+export { HISTORY_DEFAULTS, type HistoryOptions } from './history/history.options.js';
+export type { HistoryMessage, HistoryMessageInput } from './history/history.types.js';
 
 // ---- Presence (who is online, across instances) -----------------------------------------------
 export { PresenceService } from './presence/presence.service.js';

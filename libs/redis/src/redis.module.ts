@@ -3,6 +3,7 @@ import { cacheProviders } from './cache/cache.providers.js';
 import { collectionsProviders } from './collections/collections.providers.js';
 import { connectionProviders } from './connection/connection.providers.js';
 import { DEFAULT_REDIS_NAME } from './connection/redis.tokens.js';
+import { historyProviders } from './history/history.providers.js';
 import { metricsSinkProviders } from './metrics/redis-metrics.providers.js';
 import { presenceProviders } from './presence/presence.providers.js';
 import { pubSubProviders } from './pubsub/pubsub.providers.js';
@@ -36,6 +37,7 @@ function withProviders(definition: DynamicModule, name = DEFAULT_REDIS_NAME): Dy
   const providers: Provider[] = [...connectionProviders(name), ...metricsSinkProviders(name)];
   if (name === DEFAULT_REDIS_NAME) providers.push(...pubSubProviders(name), ...rateLimitProviders(), ...sessionProviders(name), ...cacheProviders(name), ...collectionsProviders(name));
   if (name === DEFAULT_REDIS_NAME) providers.push(...sessionEvictionProviders(name));
+  if (name === DEFAULT_REDIS_NAME) providers.push(...historyProviders(name));
   if (name === DEFAULT_REDIS_NAME) providers.push(...presenceProviders(name));
   return {
     ...definition,

@@ -1,5 +1,6 @@
 import type { CacheOptions } from './cache/cache.options.js';
 import type { RedisConnectionOptions } from './connection/connection.options.js';
+import type { HistoryOptions } from './history/history.options.js';
 import type { PresenceOptions } from './presence/presence.options.js';
 import type { RateLimitModuleOptions } from './rate-limit/rate-limit.options.js';
 import type { SessionOptions } from './session/session.options.js';
@@ -29,6 +30,8 @@ export interface RedisModuleOptions extends RedisConnectionOptions {
   rateLimit?: RateLimitModuleOptions;
   /** The cache: default TTL, jitter, grace, compression, size limit, stampede lock, in-process tier. */
   cache?: CacheOptions;
+  /** Message history (`MessageHistory`): messages kept per room, largest message. */
+  history?: HistoryOptions;
   /** Presence: how long a crashed instance's sockets stay listed (`ttl`) and the heartbeat. */
   presence?: PresenceOptions;
 }

@@ -2,6 +2,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit }
 import { PubSubService } from 'nestjs-redis-kit';
 import { Subject, type Observable } from 'rxjs';
 import type { Booking } from '../trips/trips.repository.js';
+import { NotificationsGateway } from './notifications.gateway.js';
 
 export const BOOKINGS_CHANNEL = 'demo:bookings';
 
@@ -15,6 +16,15 @@ export interface BookingNotification {
 }
 
 /**
+ * What the traveller's and the trip creator's sockets receive as the `booking` event (they are
+ * the two users concerned, so it names them).
+ */
+export interface UserBookingNotification extends BookingNotification {
+  bookingId: number;
+  travellerId: string;
+}
+
+/**
  * Bookings published on Redis pub/sub and fanned out to this instance's SSE clients, so a booking
  * made on any instance reaches clients connected to every instance.
  */
@@ -24,7 +34,10 @@ export class NotificationsService implements OnModuleInit, BeforeApplicationShut
   private readonly events = new Subject<BookingNotification>();
   private unsubscribe?: () => Promise<void>;
 
-  constructor(private readonly pubsub: PubSubService) {}
+  constructor(
+    private readonly pubsub: PubSubService,
+    private readonly sockets: NotificationsGateway,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     this.unsubscribe = await this.pubsub.subscribe<BookingNotification>(BOOKINGS_CHANNEL, (message) => this.events.next(message));
@@ -48,6 +61,12 @@ export class NotificationsService implements OnModuleInit, BeforeApplicationShut
     } catch (error) {
       // The booking is committed; a lost notification must not turn it into an error for the client.
       this.logger.warn(`Booking notification not published: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const personal: UserBookingNotification = { ...message, bookingId: booking.id, travellerId: booking.userId };
+    try {
+      this.sockets.toUsers([booking.userId, ...(booking.createdBy ? [booking.createdBy] : [])], 'booking', personal);
+    } catch (error) {
+      this.logger.warn(`Booking notification not sent to sockets: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 }

@@ -10,6 +10,6 @@ import { TripsService } from './trips.service.js';
   imports: [AuthModule, LeaderboardModule, NotificationsModule],
   controllers: [TripsController],
   providers: [TripsService, TripsRepository],
-  exports: [TripsRepository],
+  exports: [TripsRepository, TripsService],
 })
 export class TripsModule {}

@@ -30,6 +30,8 @@ export interface Booking {
   seats: number;
   createdAt: string;
   organizerId: string;
+  /** The user who created the trip (null for trips without one). */
+  createdBy: string | null;
 }
 
 interface TripRow {
@@ -130,8 +132,8 @@ export class TripsRepository {
   /** Null when the trip does not exist; 409 when fewer seats are left than asked for. */
   async book(tripId: number, userId: string, seats: number): Promise<Booking | null> {
     return this.db.transaction((tx) => {
-      const trip = tx.get<{ seats: number; organizer_id: string; booked: number }>(
-        'SELECT seats, organizer_id, COALESCE((SELECT SUM(seats) FROM bookings WHERE trip_id = trips.id), 0) AS booked FROM trips WHERE id = ?',
+      const trip = tx.get<{ seats: number; organizer_id: string; created_by: string | null; booked: number }>(
+        'SELECT seats, organizer_id, created_by, COALESCE((SELECT SUM(seats) FROM bookings WHERE trip_id = trips.id), 0) AS booked FROM trips WHERE id = ?',
         [tripId],
       );
       if (!trip) return null;
@@ -139,7 +141,7 @@ export class TripsRepository {
       if (seats > left) throw new ConflictException(`only ${left} seat(s) left on trip ${tripId}`);
       const createdAt = new Date().toISOString();
       const { lastId } = tx.run('INSERT INTO bookings (trip_id, user_id, seats, created_at) VALUES (?, ?, ?, ?)', [tripId, userId, seats, createdAt]);
-      return { id: lastId, tripId, userId, seats, createdAt, organizerId: trip.organizer_id };
+      return { id: lastId, tripId, userId, seats, createdAt, organizerId: trip.organizer_id, createdBy: trip.created_by };
     });
   }
 

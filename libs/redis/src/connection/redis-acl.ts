@@ -17,6 +17,8 @@ export const REDIS_ACL_COMMANDS = {
   sets: ['sadd', 'srem', 'smembers', 'sismember'],
   /** Sorted sets (engine + session and rate-limit scripts). */
   sortedSets: ['zadd', 'zincrby', 'zrem', 'zscore', 'zcard', 'zcount', 'zrange', 'zrangebyscore', 'zremrangebyscore', 'zrank', 'zrevrank'],
+  /** Streams (message history: capped append inside its script, last N, since an id, length). */
+  streams: ['xadd', 'xrange', 'xrevrange', 'xlen'],
   /** Atomic operations: ioredis sends EVALSHA and falls back to EVAL once after NOSCRIPT. */
   scripts: ['evalsha', 'eval'],
   /** `invalidatePattern`, `clear()`: SCAN with MATCH on the prefix (never KEYS). */

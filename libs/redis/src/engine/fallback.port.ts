@@ -116,6 +116,20 @@ export abstract class FallbackPort extends EventEmitter<FallbackEngineEvents> {
     return this.exec((e) => e.zrank(key, member, options), options);
   }
   // ---- end of collections ---------------------------------------------------------------------
+  // ---- streams (message history, issue 16) ----------------------------------------------------
+  xadd(key: string, fields: Readonly<Record<string, string>>, options?: { maxLen?: number } & WriteOptions) {
+    return this.exec((e) => e.xadd(key, fields, { maxLen: options?.maxLen }), options, { keys: [key] });
+  }
+  xrange(key: string, start: string, end: string, options?: { count?: number } & CallOptions) {
+    return this.exec((e) => e.xrange(key, start, end, { count: options?.count }), options);
+  }
+  xrevrange(key: string, end: string, start: string, options?: { count?: number } & CallOptions) {
+    return this.exec((e) => e.xrevrange(key, end, start, { count: options?.count }), options);
+  }
+  xlen(key: string, options?: CallOptions) {
+    return this.exec((e) => e.xlen(key), options);
+  }
+  // ---- end of streams ---------------------------------------------------------------------------
   runScript(script: ScriptDefinition, keys: readonly string[], args: readonly (string | number)[], options?: ScriptOptions) {
     const replayArgs = options?.replayArgs;
     return this.exec((e) => e.runScript(script, keys, args), options, {

@@ -1,12 +1,14 @@
 import { MemoryLimitError } from '../redis.errors.js';
 import { ExpiryHeap } from './memory-store.expiry.js';
+import type { StreamData } from './memory-store.streams.js';
 
 export type Value =
   | { type: 'string'; data: string }
   | { type: 'hash'; data: Map<string, string> }
   | { type: 'set'; data: Set<string> }
   | { type: 'zset'; data: Map<string, number> }
-  | { type: 'list'; data: string[] };
+  | { type: 'list'; data: string[] }
+  | { type: 'stream'; data: StreamData };
 
 export interface Entry {
   value: Value;
@@ -95,7 +97,7 @@ export class MemoryStoreEntries {
     return entry.value as Extract<Value, { type: T }>;
   }
 
-  protected container<T extends 'hash' | 'set' | 'zset' | 'list'>(key: string, type: T, make: () => Extract<Value, { type: T }>['data']) {
+  protected container<T extends 'hash' | 'set' | 'zset' | 'list' | 'stream'>(key: string, type: T, make: () => Extract<Value, { type: T }>['data']) {
     let entry = this.live(key);
     if (!entry) {
       entry = { value: { type, data: make() } as Value, expiresAt: 0, bytes: ENTRY_OVERHEAD + key.length };

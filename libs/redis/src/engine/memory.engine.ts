@@ -180,6 +180,21 @@ export class MemoryEngine implements StoreEngine {
   }
   // ---- end of collections ---------------------------------------------------------------------
 
+  // ---- streams (message history, issue 16) ----------------------------------------------------
+  xadd(key: string, fields: Readonly<Record<string, string>>, options: { maxLen?: number } = {}) {
+    return this.run(() => this.store.xadd(key, fields, this.store.now(), options.maxLen));
+  }
+  xrange(key: string, start: string, end: string, options: { count?: number } = {}) {
+    return this.run(() => this.store.xrange(key, start, end, options.count));
+  }
+  xrevrange(key: string, end: string, start: string, options: { count?: number } = {}) {
+    return this.run(() => this.store.xrange(key, start, end, options.count, true));
+  }
+  xlen(key: string) {
+    return this.run(() => this.store.xlen(key));
+  }
+  // ---- end of streams ---------------------------------------------------------------------------
+
   async *scan(pattern: string, options: { count?: number } = {}): AsyncIterable<string[]> {
     const regex = compileGlob(pattern);
     const matches = this.store.keys().filter((k) => regex.test(k));

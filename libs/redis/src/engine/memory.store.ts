@@ -1,5 +1,6 @@
 import { MemoryStoreEntries, StoreTypeError } from './memory-store.entries.js';
-import type { ZEntry } from './store-engine.types.js';
+import { compareIds, nextStreamId, parseBound, type StreamData, type StreamId, type StreamItem } from './memory-store.streams.js';
+import type { StreamEntry, ZEntry } from './store-engine.types.js';
 
 // Callers import the store's errors and stats type from here, as they did before the split.
 export { StoreTypeError, WRONGTYPE, type MemoryStoreStats } from './memory-store.entries.js';
@@ -336,6 +337,55 @@ export class MemoryStore extends MemoryStoreEntries {
 
   // ---- end of collections ---------------------------------------------------------------------
 
+  // ---- streams (message history, issue 16) ----------------------------------------------------
+
+  /** XADD `*` (+ MAXLEN = `maxLen`): ids from `nowMs`, strictly increasing even if the clock goes back. */
+  xadd(key: string, fields: Readonly<Record<string, string>>, nowMs: number, maxLen?: number): string {
+    const pairs = Object.entries(fields);
+    if (pairs.length === 0) throw new StoreTypeError("ERR wrong number of arguments for 'xadd' command");
+    const { entry, data } = this.container(key, 'stream', (): StreamData => ({ items: [], lastMs: 0, lastSeq: 0 }));
+    const [ms, seq] = nextStreamId(data, nowMs);
+    const id = `${ms}-${seq}`;
+    let bytes = id.length + 16;
+    for (const [f, v] of pairs) bytes += f.length + v.length;
+    data.items.push({ ms, seq, id, fields: { ...fields }, bytes });
+    data.lastMs = ms;
+    data.lastSeq = seq;
+    let delta = bytes;
+    if (maxLen !== undefined && data.items.length > maxLen) {
+      for (const gone of data.items.splice(0, data.items.length - Math.max(0, maxLen))) delta -= gone.bytes;
+    }
+    // A stream trimmed to nothing stays a key (it keeps its last id), as in Redis: grow, never shrink.
+    this.grow(key, entry, delta);
+    return id;
+  }
+
+  /** XRANGE (oldest first) or, with `reverse`, XREVRANGE (newest first) between two inclusive-or-`(` bounds. */
+  xrange(key: string, low: string, high: string, count?: number, reverse = false): StreamEntry[] {
+    const from = parseBound(low, 'low');
+    const to = parseBound(high, 'high');
+    const entry = this.live(key);
+    if (!entry) return [];
+    const items = this.typed(entry, 'stream').data.items;
+    if (!from || !to || compareIds(from, to) > 0 || (count !== undefined && count <= 0)) return [];
+    const out: StreamEntry[] = [];
+    const limit = count ?? Infinity;
+    const inRange = (item: StreamItem) => compareIds(id(item), from) >= 0 && compareIds(id(item), to) <= 0;
+    if (reverse) {
+      for (let i = items.length - 1; i >= 0 && out.length < limit; i--) if (inRange(items[i]!)) out.push(copy(items[i]!));
+    } else {
+      for (let i = 0; i < items.length && out.length < limit; i++) if (inRange(items[i]!)) out.push(copy(items[i]!));
+    }
+    return out;
+  }
+
+  xlen(key: string): number {
+    const entry = this.live(key);
+    return entry ? this.typed(entry, 'stream').data.items.length : 0;
+  }
+
+  // ---- end of streams ---------------------------------------------------------------------------
+
   private sortedZ(key: string, reverse: boolean): ZEntry[] {
     const entry = this.live(key);
     if (!entry) return [];
@@ -345,6 +395,9 @@ export class MemoryStore extends MemoryStoreEntries {
     return reverse ? list.reverse() : list;
   }
 }
+
+const id = (item: StreamItem): StreamId => [item.ms, item.seq];
+const copy = (item: StreamItem): StreamEntry => ({ id: item.id, fields: { ...item.fields } });
 
 /** LRANGE/LTRIM index normalisation: negatives count from the tail, both ends clamp to the list. */
 function listRange(length: number, start: number, stop: number): [number, number] {

@@ -14,6 +14,7 @@ import type {
   MsetEntry,
   PatternMessageHandler,
   SetOptions,
+  StreamEntry,
   SubscribeOptions,
   Unsubscribe,
   ZEntry,
@@ -270,6 +271,27 @@ export class RedisEngine implements StoreEngine {
   }
   // ---- end of collections ---------------------------------------------------------------------
 
+  // ---- streams (message history, issue 16) ----------------------------------------------------
+  async xadd(key: string, fields: Readonly<Record<string, string>>, options: { maxLen?: number } = {}): Promise<string> {
+    const args: (string | number)[] = [this.k(key)];
+    // Exact trimming (`=`, not `~`): the memory twin holds the same entries, and a room's cap is a number users read.
+    if (options.maxLen !== undefined) args.push('MAXLEN', '=', options.maxLen);
+    args.push('*', ...Object.entries(fields).flat());
+    return String(await this.client.call('XADD', ...args));
+  }
+  async xrange(key: string, start: string, end: string, options: { count?: number } = {}): Promise<StreamEntry[]> {
+    const count = options.count === undefined ? [] : ['COUNT', options.count];
+    return toStreamEntries(await this.client.call('XRANGE', this.k(key), start, end, ...count));
+  }
+  async xrevrange(key: string, end: string, start: string, options: { count?: number } = {}): Promise<StreamEntry[]> {
+    const count = options.count === undefined ? [] : ['COUNT', options.count];
+    return toStreamEntries(await this.client.call('XREVRANGE', this.k(key), end, start, ...count));
+  }
+  xlen(key: string) {
+    return this.client.xlen(this.k(key));
+  }
+  // ---- end of streams ---------------------------------------------------------------------------
+
   async *scan(pattern: string, options: { count?: number } = {}): AsyncIterable<string[]> {
     const match = escapeGlob(this.prefix) + pattern;
     const count = options.count ?? 100;
@@ -377,6 +399,14 @@ function toRecord(reply: unknown): Record<string, string> {
     return out;
   }
   return { ...(reply as Record<string, string>) };
+}
+
+/** XRANGE's `[[id, [field, value, ...]], ...]`; a field list Redis could not give (null) reads as no fields. */
+function toStreamEntries(reply: unknown): StreamEntry[] {
+  return ((reply as unknown[] | null) ?? []).map((item) => {
+    const [id, list] = item as [unknown, unknown];
+    return { id: String(id), fields: Array.isArray(list) || list instanceof Map ? toRecord(list) : {} };
+  });
 }
 
 function toZEntries(reply: unknown): ZEntry[] {

@@ -10,6 +10,7 @@ import type {
   ReplayRefusedListener,
   ScriptOptions,
   SetOptions,
+  StreamEntry,
   SubscribeOptions,
   Unsubscribe,
   WriteOptions,
@@ -92,6 +93,24 @@ export interface StoreEngine {
   /** 0-based rank (ZRANK / ZREVRANK with `reverse`: highest score first); null for a missing member. */
   zrank(key: string, member: string, options?: { reverse?: boolean } & CallOptions): Promise<number | null>;
   // ---- end of collections ---------------------------------------------------------------------
+
+  // ---- streams (message history, issue 16) ----------------------------------------------------
+  /**
+   * XADD with an id made by the store (`*`): `<ms>-<seq>`, strictly above every id the stream ever
+   * had, even if the clock went back. With `maxLen`, trims exactly to the newest `maxLen` entries in
+   * the same step (`MAXLEN =`), so both engines hold the same entries. Returns the new id.
+   */
+  xadd(key: string, fields: Readonly<Record<string, string>>, options?: { maxLen?: number } & WriteOptions): Promise<string>;
+  /**
+   * Entries between `start` and `end` (inclusive), oldest first (XRANGE). Bounds as in Redis: `-`,
+   * `+`, `<ms>-<seq>`, `<ms>` alone, and a leading `(` for an exclusive bound.
+   */
+  xrange(key: string, start: string, end: string, options?: { count?: number } & CallOptions): Promise<StreamEntry[]>;
+  /** Entries between `end` and `start`, newest first (XREVRANGE: the high bound comes first). */
+  xrevrange(key: string, end: string, start: string, options?: { count?: number } & CallOptions): Promise<StreamEntry[]>;
+  /** Entries in the stream; 0 when the key does not exist. */
+  xlen(key: string, options?: CallOptions): Promise<number>;
+  // ---- end of streams ---------------------------------------------------------------------------
 
   /**
    * Keys matching a glob over logical keys, in batches, from every master of a cluster. A key may

@@ -98,6 +98,12 @@ export interface MsetEntry {
   ttlMs?: number;
 }
 
+/** One entry of a stream: its id (`<ms>-<seq>`) and its fields. */
+export interface StreamEntry {
+  id: string;
+  fields: Record<string, string>;
+}
+
 /** A sorted-set member and its score. */
 export interface ZEntry {
   member: string;

@@ -267,6 +267,81 @@ export function runStoreEngineContract(name: string, open: () => Promise<Contrac
       });
     });
 
+    describe('streams (message history)', () => {
+      const ids = (entries: { id: string }[]) => entries.map((x) => x.id);
+      const after = (a: string, b: string) => {
+        const [am, as] = a.split('-').map(Number) as [number, number];
+        const [bm, bs] = b.split('-').map(Number) as [number, number];
+        return am > bm || (am === bm && as > bs);
+      };
+
+      it('appends with ids the store makes, strictly increasing, and reads them back like XRANGE and XREVRANGE', async () => {
+        const added: string[] = [];
+        for (let i = 0; i < 30; i++) added.push(await e.xadd(k('s'), { n: String(i), text: 'héllo 🌍 {x}*' }));
+        for (const id of added) expect(id).toMatch(/^\d+-\d+$/);
+        for (let i = 1; i < added.length; i++) expect(after(added[i]!, added[i - 1]!)).toBe(true);
+        expect(Math.abs(Number(added[0]!.split('-')[0]) - Date.now())).toBeLessThan(5_000);
+        expect(await e.xlen(k('s'))).toBe(30);
+        const all = await e.xrange(k('s'), '-', '+');
+        expect(ids(all)).toEqual(added);
+        expect(all[3]).toEqual({ id: added[3], fields: { n: '3', text: 'héllo 🌍 {x}*' } });
+        expect(ids(await e.xrange(k('s'), '-', '+', { count: 2 }))).toEqual(added.slice(0, 2));
+        expect(ids(await e.xrevrange(k('s'), '+', '-', { count: 3 }))).toEqual(added.slice(-3).reverse());
+        expect(ids(await e.xrevrange(k('s'), '+', '-'))).toEqual([...added].reverse());
+        expect(await e.xrange(k('none'), '-', '+')).toEqual([]);
+        expect(await e.xrevrange(k('none'), '+', '-', { count: 5 })).toEqual([]);
+        expect(await e.xlen(k('none'))).toBe(0);
+      });
+
+      it('reads "since an id" with exclusive bounds, milliseconds alone and counts, as Redis parses them', async () => {
+        const added: string[] = [];
+        for (let i = 0; i < 6; i++) added.push(await e.xadd(k('s'), { n: String(i) }));
+        expect(ids(await e.xrange(k('s'), `(${added[1]}`, '+'))).toEqual(added.slice(2));
+        expect(ids(await e.xrange(k('s'), `(${added[1]}`, '+', { count: 2 }))).toEqual(added.slice(2, 4));
+        expect(ids(await e.xrange(k('s'), added[1]!, added[3]!))).toEqual(added.slice(1, 4));
+        expect(ids(await e.xrange(k('s'), `(${added[1]}`, `(${added[3]}`))).toEqual([added[2]]);
+        expect(ids(await e.xrevrange(k('s'), `(${added[4]}`, `(${added[1]}`))).toEqual([added[3], added[2]]);
+        expect(ids(await e.xrange(k('s'), `(${added[5]}`, '+'))).toEqual([]);
+        expect(ids(await e.xrange(k('s'), added[3]!, added[1]!))).toEqual([]);
+        expect(ids(await e.xrange(k('s'), '(0-0', '+'))).toEqual(added);
+        // A millisecond alone: every sequence number of that millisecond.
+        const ms = added[0]!.split('-')[0]!;
+        const sameMs = added.filter((id) => id.startsWith(`${ms}-`));
+        expect(ids(await e.xrange(k('s'), ms, ms))).toEqual(sameMs);
+        // As a high bound `<ms>` means `<ms>-<max>`: excluding it still leaves that millisecond in.
+        expect(ids(await e.xrange(k('s'), '-', `(${ms}`))).toEqual(sameMs);
+        expect(ids(await e.xrange(k('s'), '-', `(${ms}-0`))).toEqual([]);
+        expect(ids(await e.xrange(k('s'), `${Number(ms) + 100_000}`, '+'))).toEqual([]);
+        for (const bad of ['abc', '1-x', '-1', '1-2-3', '', '(']) await expect(e.xrange(k('s'), bad, '+')).rejects.toThrow(/Invalid stream ID/);
+        await expect(e.xrevrange(k('s'), 'nope', '-')).rejects.toThrow(/Invalid stream ID/);
+      });
+
+      it('trims exactly to the newest maxLen entries; a trimmed stream keeps giving higher ids', async () => {
+        const added: string[] = [];
+        for (let i = 0; i < 8; i++) added.push(await e.xadd(k('capped'), { n: String(i) }, { maxLen: 3 }));
+        expect(await e.xlen(k('capped'))).toBe(3);
+        expect((await e.xrange(k('capped'), '-', '+')).map((x) => x.fields.n)).toEqual(['5', '6', '7']);
+        expect(ids(await e.xrange(k('capped'), '-', '+'))).toEqual(added.slice(-3));
+        const next = await e.xadd(k('capped'), { n: '8' }, { maxLen: 1 });
+        expect(after(next, added[7]!)).toBe(true);
+        expect(await e.xrange(k('capped'), '-', '+')).toEqual([{ id: next, fields: { n: '8' } }]);
+        // Without maxLen nothing is trimmed.
+        await e.xadd(k('capped'), { n: '9' });
+        expect(await e.xlen(k('capped'))).toBe(2);
+      });
+
+      it('refuses stream operations on a key of another type, as Redis does', async () => {
+        await e.set(k('str'), 'v');
+        await expect(e.xadd(k('str'), { a: '1' })).rejects.toThrow(/WRONGTYPE/);
+        await expect(e.xrange(k('str'), '-', '+')).rejects.toThrow(/WRONGTYPE/);
+        await expect(e.xrevrange(k('str'), '+', '-')).rejects.toThrow(/WRONGTYPE/);
+        await expect(e.xlen(k('str'))).rejects.toThrow(/WRONGTYPE/);
+        await e.xadd(k('st'), { a: '1' });
+        await expect(e.get(k('st'))).rejects.toThrow(/WRONGTYPE/);
+        expect(await e.exists(k('st'))).toBe(true);
+      });
+    });
+
     describe('scan', () => {
       it('finds exactly the keys matching a glob, in batches', async () => {
         const keys = Array.from({ length: 120 }, (_, i) => k(`user:${i}`));
@@ -363,6 +438,24 @@ export function runStoreEngineContract(name: string, open: () => Promise<Contrac
         expect(await e.get(key, { fallback: false })).toBe('v');
         expect(await e.exists(key, { fallback: false })).toBe(true);
         expect(await e.mget([key, k('none')], { fallback: false })).toEqual(['v', null]);
+      });
+
+      it('{ fallback: false } on stream operations: Redis or the embedded store answers, the fallback does not', async () => {
+        const key = k('strict-stream');
+        if (target.mode === 'fallback') {
+          await expect(e.xadd(key, { a: '1' }, { fallback: false })).rejects.toBeInstanceOf(RedisUnavailableError);
+          await expect(e.xrange(key, '-', '+', { fallback: false })).rejects.toBeInstanceOf(RedisUnavailableError);
+          await expect(e.xrevrange(key, '+', '-', { fallback: false })).rejects.toBeInstanceOf(RedisUnavailableError);
+          await expect(e.xlen(key, { fallback: false })).rejects.toBeInstanceOf(RedisUnavailableError);
+          // Without the option the fallback answers.
+          const id = await e.xadd(key, { a: '1' });
+          expect(await e.xrange(key, '-', '+')).toEqual([{ id, fields: { a: '1' } }]);
+          return;
+        }
+        const id = await e.xadd(key, { a: '1' }, { maxLen: 10, fallback: false });
+        expect(await e.xrange(key, '-', '+', { fallback: false })).toEqual([{ id, fields: { a: '1' } }]);
+        expect(await e.xrevrange(key, '+', '-', { count: 1, fallback: false })).toEqual([{ id, fields: { a: '1' } }]);
+        expect(await e.xlen(key, { fallback: false })).toBe(1);
       });
 
       it('has no refused security writes in steady state', () => {
