@@ -5,7 +5,7 @@ import { connectionProviders } from './connection/connection.providers.js';
 import { DEFAULT_REDIS_NAME } from './connection/redis.tokens.js';
 import { metricsSinkProviders } from './metrics/redis-metrics.providers.js';
 import { pubSubProviders } from './pubsub/pubsub.providers.js';
-import { rateLimitProviders } from './rate-limit/rate-limit.providers.js';
+import { rateLimitAppProviders, rateLimitProviders } from './rate-limit/rate-limit.providers.js';
 import { ConfigurableRedisModule, REDIS_ASYNC_OPTIONS_TYPE, REDIS_OPTIONS_TYPE } from './redis.module-definition.js';
 import { sessionEvictionProviders } from './session/session.eviction.js';
 import { sessionProviders } from './session/session.providers.js';
@@ -35,9 +35,11 @@ function withProviders(definition: DynamicModule, name = DEFAULT_REDIS_NAME): Dy
   const providers: Provider[] = [...connectionProviders(name), ...metricsSinkProviders(name)];
   if (name === DEFAULT_REDIS_NAME) providers.push(...pubSubProviders(name), ...rateLimitProviders(), ...sessionProviders(name), ...cacheProviders(name), ...collectionsProviders(name));
   if (name === DEFAULT_REDIS_NAME) providers.push(...sessionEvictionProviders(name));
+  // Registered, not exported (an APP_GUARD token cannot be exported).
+  const unexported = name === DEFAULT_REDIS_NAME ? rateLimitAppProviders() : [];
   return {
     ...definition,
-    providers: [...(definition.providers ?? []), ...providers],
+    providers: [...(definition.providers ?? []), ...providers, ...unexported],
     exports: [...(definition.exports ?? []), ...providers.map((p) => (typeof p === 'function' ? p : p.provide))],
   };
 }

@@ -52,6 +52,12 @@ export class RateLimitGuard implements CanActivate {
     if (policies.length === 0) return true;
     const rr = this.getRequestResponse(context);
     if (!rr) return true;
+    // `rateLimit.global` plus `@UseGuards(RateLimitGuard)` (or two APP_GUARDs) run the guard twice
+    // for one request: charging twice would halve every limit.
+    if (rr.req !== null && typeof rr.req === 'object') {
+      if (limitedRequests.has(rr.req)) return true;
+      limitedRequests.add(rr.req);
+    }
     const decision = await this.decide(context, rr.req, policies);
     if (decision.outcomes.length === 0) return true;
     this.recordMetrics(decision);
@@ -120,7 +126,8 @@ export class RateLimitGuard implements CanActivate {
       if (by === 'user') return undefined;
     }
     const peer = r.socket?.remoteAddress ?? r.raw?.socket?.remoteAddress ?? r.ip;
-    const address = clientAddress(peer, r.headers?.['x-forwarded-for'], this.settings.trustProxyHops);
+    // Unset trustProxy: the framework's own answer (Express 'trust proxy', Fastify trustProxy).
+    const address = this.settings.frameworkAddress ? (r.ip ?? peer) : clientAddress(peer, r.headers?.['x-forwarded-for'], this.settings.trustProxyHops);
     return `ip:${normalizeAddress(address, this.settings.ipv6Subnet) ?? 'unknown'}`;
   }
 
@@ -164,6 +171,9 @@ export class RateLimitGuard implements CanActivate {
     return compileRoutePolicies(this.reflector, context.getClass(), context.getHandler(), this.settings);
   }
 }
+
+// Requests a RateLimitGuard already decided (any instance, any subclass): each is limited once.
+const limitedRequests = new WeakSet<object>();
 
 interface RequestLike {
   ip?: string;
