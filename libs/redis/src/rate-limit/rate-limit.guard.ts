@@ -48,10 +48,11 @@ export class RateLimitGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const policies = this.getPolicies(context);
-    if (policies.length === 0) return true;
+    // Other contexts first: a global guard leaves WebSocket and RPC handlers to their own guards.
     const rr = this.getRequestResponse(context);
     if (!rr) return true;
+    const policies = this.getPolicies(context);
+    if (policies.length === 0) return true;
     // `rateLimit.global` plus `@UseGuards(RateLimitGuard)` (or two APP_GUARDs) run the guard twice
     // for one request: charging twice would halve every limit.
     if (rr.req !== null && typeof rr.req === 'object') {

@@ -11,6 +11,7 @@ import { CapturingLogger, parseInfo, startRedis, type RedisProcess } from '@nest
 import { RateLimit, RateLimitConfigError, RateLimitGuard, RedisModule, SkipRateLimit, type RedisModuleOptions } from 'nestjs-redis-kit';
 import { RpcRateLimitGuard } from 'nestjs-redis-kit/microservices';
 import { WsRateLimitGuard } from 'nestjs-redis-kit/websockets';
+import { WebSocket } from 'ws';
 
 type Platform = 'express' | 'fastify';
 
@@ -266,6 +267,48 @@ describe.each(['express', 'fastify'] as const)('rateLimit.global over %s', (plat
 
   it('the guard named by @UseGuards as well does not charge a request twice', async () => {
     expect(await statuses(urlOf(app), '/g/twice', 4)).toEqual([200, 200, 200, 429]);
+  });
+
+  it('WebSocket messages pass through it: their own guard limits them, once; a message with no policy costs no Redis call', async () => {
+    @WebSocketGateway({ path: '/live' })
+    @UseGuards(WsRateLimitGuard)
+    class LiveGateway {
+      @SubscribeMessage('say')
+      @RateLimit({ limit: 3, window: '1m', name: 'say' })
+      say() {
+        return { event: 'said', data: true };
+      }
+
+      @SubscribeMessage('ping')
+      ping() {
+        return { event: 'pong', data: true };
+      }
+    }
+    const wsApp = await boot(platform, { url: redis.url, keyPrefix: freshPrefix(), rateLimit: { global: true } }, {
+      providers: [LiveGateway],
+      configure: (a) => a.useWebSocketAdapter(new WsAdapter(a)),
+    });
+    const socket = new WebSocket(`${urlOf(wsApp).replace('http', 'ws')}/live`);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('open', () => resolve());
+        socket.once('error', reject);
+      });
+      const ask = (event: string) =>
+        new Promise<string>((resolve) => {
+          socket.once('message', (raw) => resolve((JSON.parse(String(raw)) as { event: string }).event));
+          socket.send(JSON.stringify({ event, data: 'hi' }));
+        });
+      const events: string[] = [];
+      for (let i = 0; i < 4; i++) events.push(await ask('say'));
+      expect(events).toEqual(['said', 'said', 'said', 'exception']);
+      const before = await scriptCalls();
+      for (let i = 0; i < 3; i++) expect(await ask('ping')).toBe('pong');
+      expect(await scriptCalls()).toBe(before);
+    } finally {
+      socket.close();
+      await wsApp.close();
+    }
   });
 });
 
