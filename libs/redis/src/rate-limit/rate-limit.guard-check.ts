@@ -17,11 +17,15 @@ type HandlerKind = 'http' | 'ws' | 'rpc';
 
 const GUARD_NAME: Record<HandlerKind, string> = { http: 'RateLimitGuard', ws: 'WsRateLimitGuard', rpc: 'RpcRateLimitGuard' };
 
-/** A handler that carries `@RateLimit` while no guard of its kind runs for it. */
-export interface UnguardedHandler {
+/** An HTTP route, WebSocket message handler or RPC handler, as the check sees it. */
+export interface ScannedHandler {
   kind: HandlerKind;
   /** `GET /auth/login (AuthController.login)`. */
   label: string;
+  /** Carries `@RateLimit` (on it or its class) and no `@SkipRateLimit`. */
+  limited: boolean;
+  /** A guard of its kind runs for it. */
+  guarded: boolean;
 }
 
 /**
@@ -43,12 +47,17 @@ export class RateLimitGuardCheck implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     if (this.settings.unguarded === 'ignore') return;
-    const found = findUnguardedHandlers(this.modules, this.globalGuards());
-    if (found.length === 0) return;
+    const handlers = scanHandlers(this.modules, this.globalGuards());
+    const found = handlers.filter((h) => h.limited && !h.guarded);
+    // Module defaults apply to guarded handlers only: with routes but no guard at all, they apply nowhere.
+    const idleDefaults = this.settings.defaults.length > 0 && handlers.length > 0 && !handlers.some((h) => h.guarded);
+    if (found.length === 0 && !idleDefaults) return;
     const kinds = [...new Set(found.map((h) => h.kind))];
+    if (idleDefaults && !kinds.includes('http')) kinds.unshift('http');
     const message = [
-      `@RateLimit does nothing on ${found.length === 1 ? 'this handler' : `these ${found.length} handlers`}: no rate-limit guard runs for ${found.length === 1 ? 'it' : 'them'}.`,
+      ...(found.length === 0 ? [] : [`@RateLimit does nothing on ${found.length === 1 ? 'this handler' : `these ${found.length} handlers`}: no rate-limit guard runs for ${found.length === 1 ? 'it' : 'them'}.`]),
       ...found.map((h) => `  - ${h.label}: needs ${GUARD_NAME[h.kind]}`),
+      ...(idleDefaults ? [`rateLimit.defaults apply to no handler: no rate-limit guard runs for any of the ${handlers.length}.`] : []),
       ...kinds.map((k) => `  ${k === 'http' ? 'HTTP routes: RedisModule.forRoot({ rateLimit: { global: true } }), an APP_GUARD or @UseGuards(RateLimitGuard)' : `${GUARD_NAME[k]}: @UseGuards(${GUARD_NAME[k]}) on the ${k === 'ws' ? 'gateway' : 'controller'} or handler, or an APP_GUARD`}.`),
       `  A guard this check cannot see (your own guard calling RateLimiter, a connected microservice's useGlobalGuards): set rateLimit.unguarded to 'warn' or 'ignore'.`,
     ].join('\n');
@@ -62,8 +71,8 @@ export class RateLimitGuardCheck implements OnApplicationBootstrap {
   }
 }
 
-/** Every handler with `@RateLimit` (handler or class, not skipped) that no guard of its kind protects. */
-export function findUnguardedHandlers(modules: ModulesContainer, globalGuards: readonly unknown[]): UnguardedHandler[] {
+/** Every handler of every controller and gateway: whether it is limited, and whether a guard of its kind runs for it. */
+export function scanHandlers(modules: ModulesContainer, globalGuards: readonly unknown[]): ScannedHandler[] {
   const discovery = new DiscoveryService(modules);
   const scanner = new MetadataScanner();
   const classes = new Set<Function>();
@@ -71,7 +80,7 @@ export function findUnguardedHandlers(modules: ModulesContainer, globalGuards: r
     const type = wrapper.metatype;
     if (typeof type === 'function' && type.prototype) classes.add(type);
   }
-  const found: UnguardedHandler[] = [];
+  const found: ScannedHandler[] = [];
   for (const type of classes) {
     const isGateway = Reflect.getMetadata(GATEWAY_METADATA, type) === true;
     const isController = Reflect.getMetadata(PATH_METADATA, type) !== undefined;
@@ -81,10 +90,14 @@ export function findUnguardedHandlers(modules: ModulesContainer, globalGuards: r
       const handler = proto[name];
       if (typeof handler !== 'function') continue;
       const kind = kindOf(handler, isGateway, isController);
-      if (!kind || !isLimited(type, handler)) continue;
+      if (!kind) continue;
       const guards = [...globalGuards, ...guardsOn(type), ...guardsOn(handler)];
-      if (guards.some((g) => guardsKind(g, kind))) continue;
-      found.push({ kind, label: `${handlerScope(type, handler)} (${type.name}.${name})` });
+      found.push({
+        kind,
+        label: `${handlerScope(type, handler)} (${type.name}.${name})`,
+        limited: isLimited(type, handler),
+        guarded: guards.some((g) => guardsKind(g, kind)),
+      });
     }
   }
   return found;

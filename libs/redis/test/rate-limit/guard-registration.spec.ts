@@ -95,6 +95,14 @@ class AuthController {
   }
 }
 
+@Controller('plain')
+class PlainController {
+  @Get()
+  plain() {
+    return { ok: true };
+  }
+}
+
 @Controller('reports')
 @RateLimit({ limit: 10, window: '1m', name: 'reports' })
 class ReportsController {
@@ -158,6 +166,23 @@ describe.each(['express', 'fastify'] as const)('@RateLimit without a guard, over
       const codes: number[] = [];
       for (let i = 0; i < 6; i++) codes.push((await fetch(`${urlOf(app)}/auth/login`, { method: 'POST' })).status);
       expect(codes).toEqual([201, 201, 201, 201, 201, 201]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('module defaults with routes but no guard anywhere stop start-up too (they would apply nowhere)', async () => {
+    const options = { url: redis.url, keyPrefix: freshPrefix(), rateLimit: { defaults: [{ limit: 100, window: '1m' }] } };
+    const error = await boot(platform, options, { controllers: [PlainController] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RateLimitConfigError);
+    expect((error as Error).message).toContain('rateLimit.defaults apply to no handler: no rate-limit guard runs for any of the 1.');
+    // One guarded route is enough: the defaults then do something.
+    const app = await boot(platform, { ...options, rateLimit: { ...options.rateLimit, global: true } }, { controllers: [PlainController] });
+    try {
+      expect((await fetch(`${urlOf(app)}/plain`)).headers.get('ratelimit-policy')).toBe('"100-in-60s";q=100;w=60');
     } finally {
       await app.close();
     }
