@@ -27,6 +27,11 @@ export { RATE_LIMIT_OPTIONS, type DecisionSource, type RateLimitDecision, type S
  * without copying the rest: `getRequestResponse` (other transports), `getPolicies`, `getIdentity`,
  * `buildKey`, `setHeaders`, `throwRefused`. WebSocket gateways and microservices have their own
  * guards (`nestjs-redis-kit/websockets`, `nestjs-redis-kit/microservices`).
+ *
+ * Register it once for the app with `RedisModule.forRoot({ rateLimit: { global: true } })` (or an
+ * `APP_GUARD`, or `@UseGuards`). A request is decided once: when several registrations run it (global
+ * and `@UseGuards`, or a subclass too), the first to run decides and the others let the request pass.
+ * The client address is the framework's `req.ip` unless `rateLimit.trustProxy` is set.
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
