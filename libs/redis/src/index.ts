@@ -122,6 +122,7 @@ export {
   type RateLimitAlgorithm,
   type RateLimitBy,
   type WhenUnavailable,
+  type RateLimitUnguarded,
 } from './rate-limit/rate-limit.options.js';
 
 // ---- Pub/sub ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { historyProviders } from './history/history.providers.js';
 import { metricsSinkProviders } from './metrics/redis-metrics.providers.js';
 import { presenceProviders } from './presence/presence.providers.js';
 import { pubSubProviders } from './pubsub/pubsub.providers.js';
-import { rateLimitProviders } from './rate-limit/rate-limit.providers.js';
+import { rateLimitAppProviders, rateLimitProviders } from './rate-limit/rate-limit.providers.js';
 import { ConfigurableRedisModule, REDIS_ASYNC_OPTIONS_TYPE, REDIS_OPTIONS_TYPE } from './redis.module-definition.js';
 import { sessionEvictionProviders } from './session/session.eviction.js';
 import { sessionProviders } from './session/session.providers.js';
@@ -39,9 +39,11 @@ function withProviders(definition: DynamicModule, name = DEFAULT_REDIS_NAME): Dy
   if (name === DEFAULT_REDIS_NAME) providers.push(...sessionEvictionProviders(name));
   if (name === DEFAULT_REDIS_NAME) providers.push(...historyProviders(name));
   if (name === DEFAULT_REDIS_NAME) providers.push(...presenceProviders(name));
+  // Registered, not exported (an APP_GUARD token cannot be exported).
+  const unexported = name === DEFAULT_REDIS_NAME ? rateLimitAppProviders() : [];
   return {
     ...definition,
-    providers: [...(definition.providers ?? []), ...providers],
+    providers: [...(definition.providers ?? []), ...providers, ...unexported],
     exports: [...(definition.exports ?? []), ...providers.map((p) => (typeof p === 'function' ? p : p.provide))],
   };
 }

@@ -18,7 +18,10 @@ interface RpcContextLike {
  */
 @Injectable()
 export class RpcRateLimitGuard extends TransportRateLimitGuard {
-  protected readonly contextType = 'rpc';
+  // A getter, so the start-up guard check can read it from the class.
+  protected get contextType(): string {
+    return 'rpc';
+  }
 
   protected getPeer(context: ExecutionContext): TransportPeer {
     const rpc = context.switchToRpc();

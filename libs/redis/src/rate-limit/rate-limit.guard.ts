@@ -3,16 +3,16 @@ import { Reflector } from '@nestjs/core';
 import { RedisConnection } from '../connection/redis.connection.js';
 import { RedisMetrics } from '../metrics/redis-metrics.js';
 import { msToRetryAfterSeconds, ratelimitField, ratelimitPolicyField, tightest } from './rate-limit.headers.js';
-import { clientAddress, encodeSubject, normalizeAddress } from './rate-limit.identity.js';
+import { clientAddress } from './rate-limit.identity.js';
 import { refusalBody } from './rate-limit.message.js';
 import { compileRoutePolicies } from './rate-limit.route.js';
-import { checkCost, RateLimitConfigError, type ResolvedPolicy, type ResolvedRateLimitModuleOptions } from './rate-limit.options.js';
+import type { ResolvedPolicy, ResolvedRateLimitModuleOptions } from './rate-limit.options.js';
+import { chargesOf, subjectOf } from './rate-limit.steps.js';
 import {
   RATE_LIMIT_OPTIONS,
   RateLimiter,
   rateLimitKey,
   UNAVAILABLE_RETRY_MS,
-  type RateLimitCharge,
   type RateLimitDecision,
   type ScopedPolicy,
 } from './rate-limiter.service.js';
@@ -27,6 +27,11 @@ export { RATE_LIMIT_OPTIONS, type DecisionSource, type RateLimitDecision, type S
  * without copying the rest: `getRequestResponse` (other transports), `getPolicies`, `getIdentity`,
  * `buildKey`, `setHeaders`, `throwRefused`. WebSocket gateways and microservices have their own
  * guards (`nestjs-redis-kit/websockets`, `nestjs-redis-kit/microservices`).
+ *
+ * Register it once for the app with `RedisModule.forRoot({ rateLimit: { global: true } })` (or an
+ * `APP_GUARD`, or `@UseGuards`). A request is decided once: when several registrations run it (global
+ * and `@UseGuards`, or a subclass too), the first to run decides and the others let the request pass.
+ * The client address is the framework's `req.ip` unless `rateLimit.trustProxy` is set.
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -48,10 +53,17 @@ export class RateLimitGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const policies = this.getPolicies(context);
-    if (policies.length === 0) return true;
+    // Other contexts first: a global guard leaves WebSocket and RPC handlers to their own guards.
     const rr = this.getRequestResponse(context);
     if (!rr) return true;
+    const policies = this.getPolicies(context);
+    if (policies.length === 0) return true;
+    // `rateLimit.global` plus `@UseGuards(RateLimitGuard)` (or two APP_GUARDs) run the guard twice
+    // for one request: charging twice would halve every limit.
+    if (rr.req !== null && typeof rr.req === 'object') {
+      if (limitedRequests.has(rr.req)) return true;
+      limitedRequests.add(rr.req);
+    }
     const decision = await this.decide(context, rr.req, policies);
     if (decision.outcomes.length === 0) return true;
     this.recordMetrics(decision);
@@ -67,17 +79,7 @@ export class RateLimitGuard implements CanActivate {
 
   /** Runs every policy for this request and charges them; what `canActivate` acts on. */
   async decide(context: ExecutionContext, req: unknown, policies: readonly ScopedPolicy[]): Promise<RateLimitDecision> {
-    const charges: RateLimitCharge[] = [];
-    for (const policy of policies) {
-      const subject = await this.getIdentity(context, req, policy);
-      if (subject === undefined) continue;
-      let cost = policy.cost;
-      if (typeof cost === 'function') {
-        cost = cost(context);
-        checkCost(cost, policy.limit, `@RateLimit "${policy.name}" cost()`);
-      }
-      charges.push({ policy, key: this.buildKey(subject, policy), subject, cost });
-    }
+    const charges = await chargesOf(context, policies, (policy) => this.getIdentity(context, req, policy), (subject, policy) => this.buildKey(subject, policy));
     return this.limiter.decide(charges);
   }
 
@@ -106,22 +108,12 @@ export class RateLimitGuard implements CanActivate {
    * id can never equal an address. Undefined = the policy does not apply (`'user'` on an anonymous request).
    */
   protected async getIdentity(context: ExecutionContext, req: unknown, policy: ResolvedPolicy): Promise<string | undefined> {
-    const by = policy.by;
-    if (typeof by === 'function') {
-      const value = await by(context);
-      if (typeof value !== 'string' || value.length === 0) throw new RateLimitConfigError(`@RateLimit "${policy.name}": by() must return a non-empty string`);
-      return `k:${encodeSubject(value)}`;
-    }
     const r = req as RequestLike;
-    if (by !== 'ip') {
-      const user = r.user as { id?: unknown; sub?: unknown } | undefined | null;
-      const id = user?.id ?? user?.sub;
-      if ((typeof id === 'string' && id.length > 0) || typeof id === 'number') return `u:${encodeSubject(String(id))}`;
-      if (by === 'user') return undefined;
-    }
-    const peer = r.socket?.remoteAddress ?? r.raw?.socket?.remoteAddress ?? r.ip;
-    const address = clientAddress(peer, r.headers?.['x-forwarded-for'], this.settings.trustProxyHops);
-    return `ip:${normalizeAddress(address, this.settings.ipv6Subnet) ?? 'unknown'}`;
+    return subjectOf(context, policy, r.user, () => {
+      const peer = r.socket?.remoteAddress ?? r.raw?.socket?.remoteAddress ?? r.ip;
+      // Unset trustProxy: the framework's own answer (Express 'trust proxy', Fastify trustProxy).
+      return this.settings.frameworkAddress ? (r.ip ?? peer) : clientAddress(peer, r.headers?.['x-forwarded-for'], this.settings.trustProxyHops);
+    }, this.settings.ipv6Subnet);
   }
 
   /** `rl:{<subject>}:<scope>:<name>:<algorithm>`: one hash tag per subject, so one script covers its policies on Cluster. */
@@ -164,6 +156,9 @@ export class RateLimitGuard implements CanActivate {
     return compileRoutePolicies(this.reflector, context.getClass(), context.getHandler(), this.settings);
   }
 }
+
+// Requests a RateLimitGuard already decided (any instance, any subclass): each is limited once.
+const limitedRequests = new WeakSet<object>();
 
 interface RequestLike {
   ip?: string;

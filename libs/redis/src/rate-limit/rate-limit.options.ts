@@ -58,15 +58,39 @@ export interface RateLimitRefusal {
   status: number;
 }
 
+/**
+ * What start-up does about a handler that carries `@RateLimit` but that no rate-limit guard runs for
+ * (the decorator would do nothing): `'error'` stops start-up naming each such handler, `'warn'` logs
+ * them, `'ignore'` says nothing.
+ */
+export type RateLimitUnguarded = 'error' | 'warn' | 'ignore';
+
 /** The `rateLimit` section of `RedisModuleOptions`. */
 export interface RateLimitModuleOptions {
   /** Policies applied to every route the guard protects (a route policy of the same name replaces one). */
   defaults?: RateLimitOptions[];
   /**
-   * How many proxies in front of the app append to `X-Forwarded-For`. `false`/0 (default): the
-   * header is ignored and the socket address is the client. `n`: the client is the address the
-   * n-th proxy from the app saw, counted from the right, so a client cannot choose it by sending
-   * its own header. `true` means 1.
+   * Register `RateLimitGuard` for every HTTP route of the application (as an `APP_GUARD`), so
+   * `@RateLimit` works without `@UseGuards`. Other contexts (WebSocket, RPC) pass through it
+   * untouched, and a route with no policy (no `@RateLimit`, no `defaults`) costs no Redis call.
+   * A request is limited once even when `@UseGuards(RateLimitGuard)` also names the guard. Default false.
+   */
+  global?: boolean;
+  /**
+   * A handler with `@RateLimit` that no matching guard protects (`RateLimitGuard` for HTTP routes,
+   * `WsRateLimitGuard` for `@SubscribeMessage`, `RpcRateLimitGuard` for `@MessagePattern` /
+   * `@EventPattern`, through `@UseGuards`, `APP_GUARD`, `app.useGlobalGuards()` or `global`) is found
+   * at start-up: `'error'` (default) stops it with a message naming each handler, `'warn'` logs it.
+   */
+  unguarded?: RateLimitUnguarded;
+  /**
+   * Where the client address comes from. Unset (default): from the framework, `req.ip`, which
+   * follows Express' `app.set('trust proxy', ...)` and Fastify's `trustProxy` option (as
+   * `@nestjs/throttler` does; without them it is the socket's peer). A number `n` reads
+   * `X-Forwarded-For` here instead, whatever the framework says: the client is the address the n-th
+   * proxy from the app saw, counted from the right, so a client cannot choose it by sending its own
+   * header; `true` means 1. `false` or 0: the socket's peer, the header is ignored. WebSocket and RPC
+   * guards have no framework address: unset means the peer there.
    */
   trustProxy?: boolean | number;
   /** IPv6 clients are grouped by this prefix length, since one host usually owns a whole /64. Default 64. */
@@ -102,6 +126,10 @@ export interface RateLimitModuleOptions {
 export interface ResolvedRateLimitModuleOptions {
   defaults: RateLimitOptions[];
   trustProxyHops: number;
+  /** True when `trustProxy` is unset: the HTTP guard takes the framework's `req.ip`. */
+  frameworkAddress: boolean;
+  global: boolean;
+  unguarded: RateLimitUnguarded;
   ipv6Subnet: number;
   legacyHeaders: boolean;
   blockCache: boolean;
@@ -138,6 +166,7 @@ const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const ALGORITHMS: readonly RateLimitAlgorithm[] = ['sliding-window', 'fixed-window', 'token-bucket'];
 const MODES: readonly WhenUnavailable[] = ['local', 'open', 'closed'];
 const BY = ['ip', 'user', 'user-or-ip'];
+const UNGUARDED: readonly RateLimitUnguarded[] = ['error', 'warn', 'ignore'];
 
 function defaultName(limit: number, windowMs: number): string {
   const w = windowMs % 1000 === 0 ? `${windowMs / 1000}s` : `${windowMs}ms`;
@@ -188,6 +217,10 @@ export function resolveRateLimitModuleOptions(options: RateLimitModuleOptions | 
   if (o.trustProxy !== undefined && typeof o.trustProxy !== 'boolean' && !(Number.isInteger(o.trustProxy) && o.trustProxy >= 0)) {
     problems.push(`rateLimit.trustProxy must be a boolean or the number of proxies in front of the app (got ${String(o.trustProxy)})`);
   }
+  if (o.global !== undefined && typeof o.global !== 'boolean') problems.push(`rateLimit.global must be true or false (got ${String(o.global)})`);
+  if (o.unguarded !== undefined && !UNGUARDED.includes(o.unguarded)) {
+    problems.push(`rateLimit.unguarded must be one of ${UNGUARDED.map((u) => `'${u}'`).join(', ')} (got ${JSON.stringify(o.unguarded)})`);
+  }
   if (o.ipv6Subnet !== undefined && !(Number.isInteger(o.ipv6Subnet) && o.ipv6Subnet >= 8 && o.ipv6Subnet <= 128)) {
     problems.push(`rateLimit.ipv6Subnet must be an integer from 8 to 128 (got ${String(o.ipv6Subnet)})`);
   }
@@ -210,6 +243,9 @@ export function resolveRateLimitModuleOptions(options: RateLimitModuleOptions | 
   return {
     defaults,
     trustProxyHops: o.trustProxy === true ? 1 : typeof o.trustProxy === 'number' ? o.trustProxy : 0,
+    frameworkAddress: o.trustProxy === undefined,
+    global: o.global ?? false,
+    unguarded: o.unguarded ?? 'error',
     ipv6Subnet: o.ipv6Subnet ?? 64,
     legacyHeaders: o.legacyHeaders ?? false,
     blockCache: o.blockCache ?? true,

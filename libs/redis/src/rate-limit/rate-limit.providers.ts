@@ -1,7 +1,9 @@
 import type { Provider } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { REDIS_MODULE_OPTIONS } from '../connection/redis.tokens.js';
+import { PASS_THROUGH_GUARD, RateLimitGuardCheck } from './rate-limit.guard-check.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
-import { DEFAULT_DECISION_TIMEOUT_MS, resolveRateLimitModuleOptions, type RateLimitModuleOptions } from './rate-limit.options.js';
+import { DEFAULT_DECISION_TIMEOUT_MS, resolveRateLimitModuleOptions, type RateLimitModuleOptions, type ResolvedRateLimitModuleOptions } from './rate-limit.options.js';
 import { RATE_LIMIT_OPTIONS, RateLimiter } from './rate-limiter.service.js';
 
 /**
@@ -23,5 +25,21 @@ export function rateLimitProviders(): Provider[] {
     },
     RateLimiter,
     RateLimitGuard,
+  ];
+}
+
+/**
+ * Providers the module registers but does not export: `rateLimit.global`'s APP_GUARD (always
+ * present, a pass-through when the option is off, since `forRootAsync` options are known only at
+ * run time) and the start-up check for `@RateLimit` without a guard.
+ */
+export function rateLimitAppProviders(): Provider[] {
+  return [
+    {
+      provide: APP_GUARD,
+      useFactory: (settings: ResolvedRateLimitModuleOptions, guard: RateLimitGuard) => (settings.global ? guard : PASS_THROUGH_GUARD),
+      inject: [RATE_LIMIT_OPTIONS, RateLimitGuard],
+    },
+    RateLimitGuardCheck,
   ];
 }

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { clientAddress, encodeSubject, normalizeAddress } from './rate-limit.identity.js';
+import { clientAddress } from './rate-limit.identity.js';
 import { refusalBody } from './rate-limit.message.js';
-import { checkCost, RateLimitConfigError, type ResolvedPolicy } from './rate-limit.options.js';
+import type { ResolvedPolicy } from './rate-limit.options.js';
 import { compileRoutePolicies } from './rate-limit.route.js';
-import { RateLimiter, rateLimitKey, type RateLimitCharge, type RateLimitDecision, type ScopedPolicy } from './rate-limiter.service.js';
+import { chargesOf, subjectOf } from './rate-limit.steps.js';
+import { RateLimiter, rateLimitKey, type RateLimitDecision, type ScopedPolicy } from './rate-limiter.service.js';
 
 /** Who is on the other end of a socket or an RPC call, as far as the transport tells. */
 export interface TransportPeer {
@@ -51,19 +52,10 @@ export abstract class TransportRateLimitGuard implements CanActivate {
     return true;
   }
 
+  /** Runs every policy for this message and charges them; what `canActivate` acts on. */
   async decide(context: ExecutionContext, policies: readonly ScopedPolicy[]): Promise<RateLimitDecision> {
-    const charges: RateLimitCharge[] = [];
     let peer: TransportPeer | undefined;
-    for (const policy of policies) {
-      const subject = await this.getIdentity(context, (peer ??= this.getPeer(context)), policy);
-      if (subject === undefined) continue;
-      let cost = policy.cost;
-      if (typeof cost === 'function') {
-        cost = cost(context);
-        checkCost(cost, policy.limit, `@RateLimit "${policy.name}" cost()`);
-      }
-      charges.push({ policy, key: this.buildKey(subject, policy), subject, cost });
-    }
+    const charges = await chargesOf(context, policies, (policy) => this.getIdentity(context, (peer ??= this.getPeer(context)), policy), (subject, policy) => this.buildKey(subject, policy));
     return this.limiter.decide(charges);
   }
 
@@ -79,21 +71,8 @@ export abstract class TransportRateLimitGuard implements CanActivate {
 
   /** As the HTTP guard: `k:` for `by()`, `u:` for the user, `ip:` for the address. */
   protected async getIdentity(context: ExecutionContext, peer: TransportPeer, policy: ResolvedPolicy): Promise<string | undefined> {
-    const by = policy.by;
-    if (typeof by === 'function') {
-      const value = await by(context);
-      if (typeof value !== 'string' || value.length === 0) throw new RateLimitConfigError(`@RateLimit "${policy.name}": by() must return a non-empty string`);
-      return `k:${encodeSubject(value)}`;
-    }
-    if (by !== 'ip') {
-      const user = peer.user as { id?: unknown; sub?: unknown } | undefined | null;
-      const id = user?.id ?? user?.sub;
-      if ((typeof id === 'string' && id.length > 0) || typeof id === 'number') return `u:${encodeSubject(String(id))}`;
-      if (by === 'user') return undefined;
-    }
     const settings = this.limiter.settings;
-    const address = clientAddress(peer.address, peer.forwardedFor, settings.trustProxyHops);
-    return `ip:${normalizeAddress(address, settings.ipv6Subnet) ?? 'unknown'}`;
+    return subjectOf(context, policy, peer.user, () => clientAddress(peer.address, peer.forwardedFor, settings.trustProxyHops), settings.ipv6Subnet);
   }
 
   protected buildKey(subject: string, policy: ScopedPolicy): string {

@@ -24,7 +24,11 @@ export const RATE_LIMIT_OPTIONS = 'REDIS:RATE_LIMIT_OPTIONS';
 
 /** A policy bound to where it was declared: module defaults, a controller, or a handler. */
 export interface ScopedPolicy extends ResolvedPolicy {
-  /** `g` for module defaults, `<Controller>` or `<Controller>.<handler>`, `s` for `RateLimiter.consume`: the budget's scope. */
+  /**
+   * The budget's scope: `g` for module defaults, the controller's path or the route (`/auth`,
+   * `GET /auth/login`; WebSocket `ws /chat say`, RPC `rpc {"cmd":"sum"}`) for declared policies,
+   * `s` for `RateLimiter.consume`.
+   */
   scope: string;
 }
 

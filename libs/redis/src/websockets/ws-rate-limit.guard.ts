@@ -34,7 +34,10 @@ interface SocketLike {
  */
 @Injectable()
 export class WsRateLimitGuard extends TransportRateLimitGuard {
-  protected readonly contextType = 'ws';
+  // A getter, so the start-up guard check can read it from the class.
+  protected get contextType(): string {
+    return 'ws';
+  }
 
   protected getPeer(context: ExecutionContext): TransportPeer {
     const client = context.switchToWs().getClient<SocketLike>() ?? {};
