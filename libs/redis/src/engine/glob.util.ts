@@ -7,7 +7,7 @@ export function escapeGlob(text: string): string {
  * One pattern position: a run of any units (`star` carries its 1-based ordinal among the pattern's
  * star runs), or exactly one unit of a set.
  */
-type Token = { star: number } | { star: 0; one: (c: number) => boolean };
+type Token = { star: number; one: (c: number) => boolean };
 
 export interface GlobMatcher {
   test(text: string): boolean;
@@ -78,7 +78,7 @@ function tokenize(p: ArrayLike<number>, bytes: boolean): Token[] {
     const c = p[i]!;
     if (c === STAR) {
       while (i < n && p[i] === STAR) i++;
-      tokens.push({ star: ++stars });
+      tokens.push({ star: ++stars, one: () => false });
       continue;
     }
     if (c === QUESTION) {
@@ -153,7 +153,7 @@ function matchTokens(tokens: readonly Token[], text: ArrayLike<number>): boolean
     if (tok && tok.star > 0) {
       starT = t++;
       starS = s;
-    } else if (tok && tok.star === 0 && tok.one(text[s]!)) {
+    } else if (tok && tok.one(text[s]!)) {
       t++;
       s++;
     } else if (starT >= 0) {
