@@ -21,7 +21,8 @@ export type CacheVary =
 export interface CacheableOptions {
   ttl?: Duration;
   grace?: Duration;
-  tags?: string[];
+  /** Tags of the entry, for `@CacheEvict({ tags })` or `invalidateTags`; a function computes them per request. */
+  tags?: string[] | ((context: ExecutionContext) => string[]);
   /**
    * A string replaces the route part of the key (the declared route, `GET /trips/:id`, by
    * default); params, query and `vary` are still added. A function returns the whole key itself
@@ -100,7 +101,7 @@ export class CacheableInterceptor implements NestInterceptor {
     if (key === undefined) return next.handle();
     const { value, outcome } = await this.cache
       .namespace('http')
-      .getOrSetWithOutcome(key, () => lastValueFrom(next.handle(), { defaultValue: undefined }), { ttl: options.ttl, grace: options.grace, tags: options.tags });
+      .getOrSetWithOutcome(key, () => lastValueFrom(next.handle(), { defaultValue: undefined }), { ttl: options.ttl, grace: options.grace, tags: typeof options.tags === 'function' ? options.tags(context) : options.tags });
     if (this.metrics?.enabled) this.metrics.cacheRoute(declaredPath(request) ?? this.routeKey(context), outcome === 'HIT' ? 'hit' : outcome === 'STALE' ? 'stale' : 'miss');
     const response = http.getResponse<{ setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void }>();
     if (typeof response.setHeader === 'function') response.setHeader('X-Cache', outcome);
