@@ -46,8 +46,6 @@ export interface CacheEvictOptions<A extends unknown[] = any[]> {
 export const CACHED_METADATA = 'nestjs-redis-kit:cached';
 export const CACHE_EVICT_METADATA = 'nestjs-redis-kit:cache-evict';
 
-type AsyncMethod<A extends unknown[]> = (...args: A) => PromiseLike<unknown>;
-
 /**
  * Caches a provider method's result, keyed by its arguments, through `CacheService.getOrSet`:
  * concurrent calls with the same arguments run the method once (once per fleet), errors are not
@@ -63,7 +61,7 @@ export function Cached<A extends any[] = any[]>(options: CachedOptions<A> = {}) 
   if (checked.grace !== undefined) toMs(checked.grace, '@Cached grace');
   if (checked.key !== undefined && typeof checked.key !== 'function') throw new CacheInputError('@Cached key must be a function of the arguments returning a string');
   if (checked.name !== undefined && (typeof checked.name !== 'string' || checked.name === '')) throw new CacheInputError('@Cached name must be a non-empty string');
-  return <M extends AsyncMethod<A>>(target: object, property: string | symbol, descriptor: TypedPropertyDescriptor<M>): void => {
+  return <M extends (...args: A) => PromiseLike<unknown>>(target: object, property: string | symbol, descriptor: TypedPropertyDescriptor<M>): void => {
     SetMetadata(CACHED_METADATA, checked)(target, property, descriptor);
   };
 }
