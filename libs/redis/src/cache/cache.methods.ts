@@ -72,9 +72,10 @@ export function Cached<A extends any[] = any[]>(options: CachedOptions<A> = {}) 
  * never told a write left no stale cache behind when it did. On a provider method the lists may
  * be computed from the arguments; on a controller route (or a WebSocket/RPC handler) a function
  * receives the request (or the message data) instead, because Nest resolves a route's arguments
- * after interceptors run.
+ * after interceptors run. A provider method always returns a Promise once decorated (the
+ * invalidation is awaited), so decorate methods that already do.
  */
-export function CacheEvict<A extends any[] = any[]>(options: CacheEvictOptions<A>) {
+export function CacheEvict<A extends any[] = any[]>(options: CacheEvictOptions<A>): MethodDecorator {
   const checked = checkOptions(options, ['tags', 'keys', 'patterns', 'namespace'], '@CacheEvict');
   if (checked.tags === undefined && checked.keys === undefined && checked.patterns === undefined) {
     throw new CacheInputError('@CacheEvict needs at least one of tags, keys or patterns');
@@ -99,7 +100,7 @@ export class CacheEvictInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const options = this.reflector.getAllAndOverride<CacheEvictOptions | undefined>(CACHE_EVICT_METADATA, [context.getHandler(), context.getClass()]);
+    const options = this.reflector.get<CacheEvictOptions | undefined>(CACHE_EVICT_METADATA, context.getHandler());
     if (!options) return next.handle();
     const type = context.getType<string>();
     const subject = type === 'http' ? context.switchToHttp().getRequest() : type === 'rpc' ? context.switchToRpc().getData() : type === 'ws' ? context.switchToWs().getData() : context.getArgs()[0];

@@ -47,14 +47,17 @@ export function globMatch(pattern: string, text: string, unit: GlobUnit = 'byte'
 
 const ASCII = /^[\x00-\x7f]*$/;
 
-function toUnits(text: string, unit: GlobUnit): ArrayLike<number> {
-  if (ASCII.test(text)) {
-    const out = new Array<number>(text.length);
-    for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-    return out;
-  }
+/** A string of ASCII characters is its own units (read in place, nothing allocated per key). */
+type Units = string | ArrayLike<number>;
+
+function toUnits(text: string, unit: GlobUnit): Units {
+  if (ASCII.test(text)) return text;
   if (unit === 'byte') return Buffer.from(text, 'utf8');
   return Array.from(text, (ch) => ch.codePointAt(0)!);
+}
+
+function unitAt(units: Units, i: number): number | undefined {
+  return typeof units === 'string' ? (i < units.length ? units.charCodeAt(i) : undefined) : units[i];
 }
 
 /** A byte as the C `char` Redis compares range bounds with (signed on the platforms it ships for). */
@@ -62,7 +65,8 @@ function asChar(b: number, bytes: boolean): number {
   return bytes && b > 127 ? b - 256 : b;
 }
 
-function tokenize(p: ArrayLike<number>, bytes: boolean): Token[] {
+function tokenize(units: Units, bytes: boolean): Token[] {
+  const p = typeof units === 'string' ? Array.from(units, (ch) => ch.charCodeAt(0)) : units;
   const STAR = 42;
   const QUESTION = 63;
   const OPEN = 91;
@@ -139,7 +143,7 @@ function tokenize(p: ArrayLike<number>, bytes: boolean): Token[] {
   return tokens;
 }
 
-function matchTokens(tokens: readonly Token[], text: ArrayLike<number>): boolean {
+function matchTokens(tokens: readonly Token[], text: Units): boolean {
   // Redis never enters its loop for an empty string: only an empty pattern matches it.
   if (text.length === 0) return tokens.length === 0;
   let t = 0;
@@ -153,7 +157,7 @@ function matchTokens(tokens: readonly Token[], text: ArrayLike<number>): boolean
     if (tok && tok.star > 0) {
       starT = t++;
       starS = s;
-    } else if (tok && tok.one(text[s]!)) {
+    } else if (tok && tok.one(unitAt(text, s)!)) {
       t++;
       s++;
     } else if (starT >= 0) {
