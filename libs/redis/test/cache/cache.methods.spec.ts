@@ -294,3 +294,22 @@ describe('@Cached wiring errors stop start-up with the method named', () => {
     expect(() => Cached({ keys: ['x'] } as never)).toThrow('@Cached has no option "keys"');
   });
 });
+
+describe('@Cached and @CacheEvict on the embedded store (no Redis)', () => {
+  it('cache, key by arguments and evict by tag the same way', async () => {
+    const app = await boot({ keyPrefix: 'embedded:' });
+    try {
+      const store = app.get(TripStore);
+      const trips = app.get(TripsService);
+      store.trips.set('1', { id: '1', name: 'Lisbon', version: 1 });
+      await Promise.all([trips.find('1'), trips.find('1'), trips.find('1')]);
+      await trips.find('1');
+      expect(store.reads).toBe(1);
+      await trips.rename('1', 'Lisboa');
+      expect(await trips.find('1')).toMatchObject({ name: 'Lisboa', version: 2 });
+      expect(store.reads).toBe(2);
+    } finally {
+      await app.close();
+    }
+  });
+});
