@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, Injectable, Module, Scope, type INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
+import { startCluster, startRedis, waitUntil, type RedisClusterHandle, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { CacheEvict, Cached } from '../../src/cache/cache.methods.js';
 import { CacheService } from '../../src/cache/cache.service.js';
 import { CacheInputError } from '../../src/cache/cache.errors.js';
@@ -308,6 +308,40 @@ describe('@Cached and @CacheEvict on the embedded store (no Redis)', () => {
       await trips.rename('1', 'Lisboa');
       expect(await trips.find('1')).toMatchObject({ name: 'Lisboa', version: 2 });
       expect(store.reads).toBe(2);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('@Cached and @CacheEvict on Redis Cluster', () => {
+  let cluster: RedisClusterHandle;
+  beforeAll(async () => {
+    cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('tags, keys and patterns evict entries spread over every master', async () => {
+    const app = await boot({ cluster: { nodes: cluster.seeds }, keyPrefix: 'methods-cluster:' } as RedisModuleOptions);
+    try {
+      const store = app.get(TripStore);
+      const trips = app.get(TripsService);
+      const ids = Array.from({ length: 20 }, (_, i) => String(i));
+      for (const id of ids) store.trips.set(id, { id, name: `city ${id}`, version: 1 });
+      await Promise.all(ids.map((id) => trips.find(id)));
+      await Promise.all(ids.map((id) => trips.nameOf(id)));
+      await Promise.all(ids.map((id) => trips.find(id)));
+      expect(store.reads).toBe(40);
+      await trips.rename('3', 'renamed');
+      expect(await trips.find('3')).toMatchObject({ name: 'renamed' });
+      expect(store.reads).toBe(41);
+      await trips.renameAll('!');
+      expect(await Promise.all(ids.map((id) => trips.nameOf(id)))).toEqual(ids.map((id) => (id === '3' ? 'renamed!' : `city ${id}!`)));
+      await trips.remove('0'); // tag 'trips' is on every find entry
+      await Promise.all(ids.slice(1).map((id) => trips.find(id)));
+      expect(store.reads).toBe(41 + 20 + 19);
     } finally {
       await app.close();
     }
