@@ -68,6 +68,7 @@ export { CACHE_DEFAULTS, type CacheOptions } from './cache/cache.options.js';
 export type { CacheEncryptionKey, CacheEncryptionOptions } from './cache/cache.encryption.js';
 export { CacheInputError, CacheLoaderTimeoutError, CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError } from './cache/cache.errors.js';
 export { Cacheable, CacheableInterceptor, type CacheableOptions, type CacheVary, type HttpRequestLike } from './cache/cache.interceptor.js';
+export { Cached, CacheEvict, type CachedOptions, type CacheEvictOptions, type CacheListOption } from './cache/cache.methods.js';
 
 // ---- Sessions and the deny-list ---------------------------------------------------------------
 export {

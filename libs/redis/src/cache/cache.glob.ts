@@ -29,7 +29,8 @@ export function compileUserGlob(glob: string): { scanGlob: string; test: (encode
     } else literal += ch;
   }
   flush();
-  const matcher = compileGlob(exact);
+  // Users glob over decoded names: `?` is one character there, not one byte.
+  const matcher = compileGlob(exact, 'codepoint');
   return {
     scanGlob: scan,
     test: (encoded) => {

@@ -4,6 +4,7 @@ import { Reflector } from '@nestjs/core';
 import { lastValueFrom, of, type Observable } from 'rxjs';
 import type { Duration } from '../duration.js';
 import { RedisMetrics } from '../metrics/redis-metrics.js';
+import { routeTemplate } from '../http/route-template.js';
 import { CacheService } from './cache.service.js';
 
 /** Something the cached response depends on besides route, params and query. */
@@ -20,9 +21,19 @@ export type CacheVary =
 export interface CacheableOptions {
   ttl?: Duration;
   grace?: Duration;
-  tags?: string[];
-  /** Replaces the route part of the key (`Controller.handler` by default). */
-  key?: string;
+  /** Tags of the entry, for `@CacheEvict({ tags })` or `invalidateTags`; a function computes them per request. */
+  tags?: string[] | ((context: ExecutionContext) => string[]);
+  /**
+   * A string replaces the route part of the key (the declared route, `GET /trips/:id`, by
+   * default); params, query and `vary` are still added. A function returns the whole key itself
+   * (`undefined`: do not cache this request), so it must include whatever the response depends on.
+   */
+  key?: string | ((context: ExecutionContext) => string | undefined);
+  /**
+   * Decides whether this request is served from the cache, in place of the default (GET and HEAD
+   * only). Return `false` for a request that must reach the handler, e.g. one with `?fresh=1`.
+   */
+  isCacheable?: (context: ExecutionContext) => boolean;
   /**
    * What else the response depends on. Unset, the key includes the `authorization` and `cookie`
    * headers, so responses are never shared between callers with different credentials; pass `[]`
@@ -46,37 +57,91 @@ export const CACHEABLE_OPTIONS = 'nestjs-redis-kit:cacheable';
 const DEFAULT_VARY: CacheVary[] = ['header:authorization', 'header:cookie'];
 
 /**
- * Caches a controller GET's response: concurrent misses share one handler run (and one per fleet),
- * and the response carries `X-Cache: HIT | MISS | STALE`. Other methods pass straight through.
+ * Caches a controller GET's (and HEAD's) response under the declared route plus params, query and
+ * `vary`: concurrent misses share one handler run (and one per fleet), and the response carries
+ * `X-Cache: HIT | MISS | STALE`. Other methods pass straight through unless `isCacheable` says otherwise.
  */
 export function Cacheable(options: CacheableOptions = {}): MethodDecorator & ClassDecorator {
   return applyDecorators(SetMetadata(CACHEABLE_OPTIONS, options), UseInterceptors(CacheableInterceptor));
 }
 
-/** The interceptor `@Cacheable` installs: serves GET responses through the `http` cache namespace and sets `X-Cache`. */
+// Requests one cache interceptor has decided on: a subclass registered globally or on the
+// controller runs before the one `@Cacheable` binds to the method, which then steps aside.
+const claimed = new WeakSet<object>();
+
+/**
+ * The interceptor `@Cacheable` installs: serves GET and HEAD responses through the `http` cache
+ * namespace and sets `X-Cache`. Extend it to change which requests are cached
+ * (`isRequestCacheable`) or how they are keyed (`trackBy`), and register the subclass with
+ * `APP_INTERCEPTOR` or `@UseInterceptors` on the controller: it then handles every `@Cacheable`
+ * route it runs on, and the interceptor `@Cacheable` binds leaves those requests alone.
+ */
 @Injectable()
 export class CacheableInterceptor implements NestInterceptor {
+  /** The methods cached by default (a HEAD shares the GET's entry). */
+  protected allowedMethods: readonly string[] = ['GET', 'HEAD'];
+
   constructor(
-    private readonly cache: CacheService,
-    private readonly reflector: Reflector,
-    @Optional() private readonly metrics?: RedisMetrics,
+    protected readonly cache: CacheService,
+    protected readonly reflector: Reflector,
+    @Optional() protected readonly metrics?: RedisMetrics,
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
-    const options = this.reflector.getAllAndOverride<CacheableOptions | undefined>(CACHEABLE_OPTIONS, [context.getHandler(), context.getClass()]);
+    if (context.getType() !== 'http') return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest<HttpRequestLike>();
-    if (!options || context.getType() !== 'http' || request.method !== 'GET') return next.handle();
-    const route = options.key ?? `${context.getClass().name}.${context.getHandler().name}`;
-    const key = `${route}#${fingerprint(request, options.vary ?? DEFAULT_VARY)}`;
+    if (request && typeof request === 'object') {
+      if (claimed.has(request)) return next.handle();
+      claimed.add(request);
+    }
+    const options = this.cacheableOptions(context);
+    if (!options || !this.isRequestCacheable(context)) return next.handle();
+    const key = this.trackBy(context);
+    if (key === undefined) return next.handle();
     const { value, outcome } = await this.cache
       .namespace('http')
-      .getOrSetWithOutcome(key, () => lastValueFrom(next.handle(), { defaultValue: undefined }), { ttl: options.ttl, grace: options.grace, tags: options.tags });
-    if (this.metrics?.enabled) this.metrics.cacheRoute(routeTemplate(request) ?? route, outcome === 'HIT' ? 'hit' : outcome === 'STALE' ? 'stale' : 'miss');
+      .getOrSetWithOutcome(key, () => lastValueFrom(next.handle(), { defaultValue: undefined }), { ttl: options.ttl, grace: options.grace, tags: typeof options.tags === 'function' ? options.tags(context) : options.tags });
+    if (this.metrics?.enabled) this.metrics.cacheRoute(declaredPath(request) ?? this.routeKey(context), outcome === 'HIT' ? 'hit' : outcome === 'STALE' ? 'stale' : 'miss');
     const response = http.getResponse<{ setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void }>();
     if (typeof response.setHeader === 'function') response.setHeader('X-Cache', outcome);
     else response.header?.('X-Cache', outcome);
     return of(value);
+  }
+
+  /** The `@Cacheable` options of the handler (or its class); `undefined` leaves the request alone. */
+  protected cacheableOptions(context: ExecutionContext): CacheableOptions | undefined {
+    return this.reflector.getAllAndOverride<CacheableOptions | undefined>(CACHEABLE_OPTIONS, [context.getHandler(), context.getClass()]);
+  }
+
+  /** Whether this request is answered from the cache: the decorator's `isCacheable`, else GET and HEAD. */
+  protected isRequestCacheable(context: ExecutionContext): boolean {
+    const options = this.cacheableOptions(context);
+    if (typeof options?.isCacheable === 'function') return options.isCacheable(context) === true;
+    const method = context.switchToHttp().getRequest<HttpRequestLike>()?.method;
+    return typeof method === 'string' && this.allowedMethods.includes(method.toUpperCase());
+  }
+
+  /**
+   * The entry's key in the `http` namespace, or `undefined` to pass the request through: the
+   * decorator's `key` function when it has one, else the route (see `routeKey`), then a hash of
+   * params, query and the `vary` values.
+   */
+  protected trackBy(context: ExecutionContext): string | undefined {
+    const options = this.cacheableOptions(context) ?? {};
+    if (typeof options.key === 'function') return options.key(context);
+    const request = context.switchToHttp().getRequest<HttpRequestLike>();
+    return `${this.routeKey(context)}#${fingerprint(request, options.vary ?? DEFAULT_VARY)}`;
+  }
+
+  /**
+   * The route part of the key: the decorator's string `key`, else the declared route
+   * (`GET /trips/:id`, which survives renamed or minified classes), else `Controller.handler`.
+   */
+  protected routeKey(context: ExecutionContext): string {
+    const key = this.cacheableOptions(context)?.key;
+    if (typeof key === 'string') return key;
+    return routeTemplate(context.getClass(), context.getHandler()) ?? `${context.getClass().name}.${context.getHandler().name}`;
   }
 }
 
@@ -84,7 +149,7 @@ export class CacheableInterceptor implements NestInterceptor {
  * The route as declared (`/trips/:id`), never the concrete URL: Express keeps it in `req.route.path`,
  * Fastify in `routeOptions.url`. Bounded by the number of handlers, so fit for a metric label.
  */
-function routeTemplate(request: HttpRequestLike): string | undefined {
+function declaredPath(request: HttpRequestLike): string | undefined {
   const r = request as { route?: { path?: unknown }; routeOptions?: { url?: unknown } };
   const path = r.route?.path ?? r.routeOptions?.url;
   return typeof path === 'string' && path !== '' ? path : undefined;
