@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
+import { freePort, startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import { MessageHistory } from '../../src/history/history.service.js';
 import type { HistoryMessage } from '../../src/history/history.types.js';
+import { RedisUnavailableError } from '../../src/redis.errors.js';
 import { resolveRedisOptions } from '../../src/redis.options.js';
 
 const DEADLINE_MS = 200;
@@ -101,5 +102,17 @@ describe('MessageHistory while Redis is away', () => {
     ]);
     expect((await a.history.last(room)).map((m) => m.mid)).toEqual(['h1', 'late-1']);
     expect(late.body).toBe('are you there?');
+  });
+
+  it("with fallback: 'none' and Redis away, appends and reads reject with RedisUnavailableError; nothing is kept for later", async () => {
+    const port = await freePort();
+    const connection = new RedisConnection(resolveRedisOptions({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300, fallback: 'none', keyPrefix: 'none:' }));
+    await connection.onModuleInit();
+    connections.push(connection);
+    const history = MessageHistory.create(connection);
+    await expect(history.append('room', { from: 'a', body: 'b' })).rejects.toBeInstanceOf(RedisUnavailableError);
+    await expect(history.last('room')).rejects.toBeInstanceOf(RedisUnavailableError);
+    await expect(history.since('room', '0-0')).rejects.toBeInstanceOf(RedisUnavailableError);
+    expect((connection.engine as unknown as { stats(): { journalSize: number } }).stats().journalSize).toBe(0);
   });
 });
