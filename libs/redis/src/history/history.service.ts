@@ -28,15 +28,19 @@ const MESSAGE_FIELDS = new Set(['from', 'body', 'mid']);
 export class MessageHistory {
   private readonly logger = new Logger('MessageHistory');
 
+  private readonly options: ResolvedHistoryOptions;
+
+  /** A history on `engine`; `options` are validated here (a bad one throws `RedisConfigError`). */
   constructor(
     private readonly engine: StoreEngine,
-    private readonly options: ResolvedHistoryOptions,
-  ) {}
+    options?: HistoryOptions,
+  ) {
+    this.options = resolveHistoryOptions(options);
+  }
 
   /** The history of a connection (its engine and its outage story) or of any engine; options are validated here. */
   static create(source: RedisConnection | StoreEngine, options?: HistoryOptions): MessageHistory {
-    const engine = source instanceof RedisConnection ? source.engine : source;
-    return new MessageHistory(engine, resolveHistoryOptions(options));
+    return new MessageHistory(source instanceof RedisConnection ? source.engine : source, options);
   }
 
   /**
@@ -68,7 +72,7 @@ export class MessageHistory {
   async last(room: string, count = 50): Promise<HistoryMessage[]> {
     const keys = roomKeys(room);
     checkCount(count, 'count');
-    const entries = await this.engine.xrevrange(keys.stream, '+', '-', { count });
+    const entries = await this.read(room, this.engine.xrevrange(keys.stream, '+', '-', { count }));
     return this.decode(room, entries.reverse());
   }
 
@@ -83,7 +87,7 @@ export class MessageHistory {
       throw new HistoryInputError(`afterId must be a message id like "1733050000000-0" (got ${describe(afterId)})`);
     }
     checkCount(limit, 'limit');
-    return this.decode(room, await this.engine.xrange(keys.stream, `(${afterId}`, '+', { count: limit }));
+    return this.decode(room, await this.read(room, this.engine.xrange(keys.stream, `(${afterId}`, '+', { count: limit })));
   }
 
   private checkMessage(message: unknown): { from: string; body: string; mid: string } {
@@ -109,6 +113,17 @@ export class MessageHistory {
       throw new HistoryInputError(`mid must be 1 to 128 characters of A-Z a-z 0-9 _ . : - (got ${describe(mid)})`);
     }
     return { from: from as string, body, mid: (mid as string | undefined) ?? randomUUID() };
+  }
+
+  /** A room key holding something other than a stream (a foreign writer) reads as an empty history, with a warning. */
+  private async read(room: string, entries: Promise<StreamEntry[]>): Promise<StreamEntry[]> {
+    try {
+      return await entries;
+    } catch (error) {
+      if (!/^WRONGTYPE/.test(error instanceof Error ? error.message : '')) throw error;
+      this.logger.warn(`the history key of room ${JSON.stringify(room)} holds another type of value; read as empty`);
+      return [];
+    }
   }
 
   /** Entries as messages; one this library did not write (missing fields, oversized) is skipped with a warning. */

@@ -100,6 +100,9 @@ export function runHistoryBehaviour(name: string, open: () => Promise<EngineTarg
       const hostile = ['a}b{', 'x:y', '*', 'room with spaces', 'é🌍', '..', '{t}'];
       for (const name of hostile) await history.append(name, { from: 'u', body: `in ${name}` });
       for (const name of hostile) expect((await history.last(name)).map((m) => m.body)).toEqual([`in ${name}`]);
+      // Encoded into the tag: a brace in a name cannot move the room to another hash slot.
+      expect(await engine.xlen('history:{a%7Db%7B}')).toBe(1);
+      expect(await engine.xlen('history:{%7Bt%7D}')).toBe(1);
     });
 
     it('refuses bad input with HistoryInputError and stores nothing', async () => {
@@ -160,6 +163,15 @@ export function runHistoryBehaviour(name: string, open: () => Promise<EngineTarg
       const good2 = await history.append(r, { from: 'b', body: 'good 2' });
       expect(await history.last(r, 10)).toEqual([good1, good2]);
       expect(await history.since(r, good1.id)).toEqual([good2]);
+    });
+
+    it('a room key holding another type reads as an empty history; an append to it is refused, not stored elsewhere', async () => {
+      const r = room();
+      await engine.set(`history:{${r}}`, 'not a stream');
+      expect(await history.last(r)).toEqual([]);
+      expect(await history.since(r, '0-0')).toEqual([]);
+      await expect(history.append(r, { from: 'a', body: 'b' })).rejects.toThrow(/WRONGTYPE/);
+      expect(await engine.get(`history:{${r}}`)).toBe('not a stream');
     });
 
     it('the append script is the one that runs (one round trip, atomic)', async () => {
