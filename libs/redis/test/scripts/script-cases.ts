@@ -611,22 +611,22 @@ const COLLECTIONS_CASE: ScriptCase = {
   },
   examples: {
     'a collection write keeps existing fields unless told to overwrite, and stamps the marker': async (e, k) => {
-      await e.hset(k('m'), { a: 'old' });
-      expect(await e.runScript(COLLECTION_WRITE, [k('w'), k('m')], colArgs('hset', 'me', '', false, 0, ['a', 'new', 'b', 'new']))).toBe(1);
-      expect(await e.hgetall(k('m'))).toEqual({ a: 'old', b: 'new' });
-      expect(await e.runScript(COLLECTION_WRITE, [k('w'), k('m')], colArgs('hset', 'me', '', true, 0, ['a', 'newer']))).toBe(1);
-      expect(await e.hget(k('m'), 'a')).toBe('newer');
-      expect(await e.get(k('w'))).toMatch(/^\d{13}:me$/);
+      await e.hset(k('{c}m'), { a: 'old' });
+      expect(await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'me', '', false, 0, ['a', 'new', 'b', 'new']))).toBe(1);
+      expect(await e.hgetall(k('{c}m'))).toEqual({ a: 'old', b: 'new' });
+      expect(await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'me', '', true, 0, ['a', 'newer']))).toBe(1);
+      expect(await e.hget(k('{c}m'), 'a')).toBe('newer');
+      expect(await e.get(k('{c}w'))).toMatch(/^\d{13}:me$/);
     },
     'a replay is refused when another writer wrote since its outage began, not when only the replaying writer did': async (e, k) => {
       const since = (await e.time()) - 1;
-      await e.runScript(COLLECTION_WRITE, [k('w'), k('m')], colArgs('hset', 'a', '', true, 0, ['f', 'a-live']));
-      expect(await e.runScript(COLLECTION_WRITE, [k('w'), k('m')], colArgs('hset', 'a', since, true, 0, ['f', 'a-replayed']))).toBe(1);
-      await e.runScript(COLLECTION_WRITE, [k('w'), k('m')], colArgs('hdel', 'b', '', true, 0, ['f']));
-      await expect(e.runScript(COLLECTION_WRITE, [k('w'), k('m')], colArgs('hset', 'a', since, true, 0, ['f', 'again']))).rejects.toThrow(/^CONFLICT/);
-      expect(await e.hget(k('m'), 'f')).toBeNull();
+      await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'a', '', true, 0, ['f', 'a-live']));
+      expect(await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'a', since, true, 0, ['f', 'a-replayed']))).toBe(1);
+      await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hdel', 'b', '', true, 0, ['f']));
+      await expect(e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'a', since, true, 0, ['f', 'again']))).rejects.toThrow(/^CONFLICT/);
+      expect(await e.hget(k('{c}m'), 'f')).toBeNull();
       // An outage that began before b's write, but b's write came first: nothing newer than the outage.
-      expect(await e.runScript(COLLECTION_WRITE, [k('w'), k('m')], colArgs('hset', 'a', (await e.time()) + 1000, true, 0, ['f', 'later']))).toBe(1);
+      expect(await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'a', (await e.time()) + 1000, true, 0, ['f', 'later']))).toBe(1);
     },
   },
 };
