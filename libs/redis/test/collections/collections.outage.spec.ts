@@ -5,7 +5,7 @@ import { RedisCollections } from '../../src/collections/collections.service.js';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import type { FallbackEngine } from '../../src/engine/fallback.engine.js';
 import type { ReplayRefused } from '../../src/engine/store-engine.types.js';
-import { RedisUnavailableError } from '../../src/redis.errors.js';
+import { JournalFullError, RedisUnavailableError } from '../../src/redis.errors.js';
 import { resolveRedisOptions } from '../../src/redis.options.js';
 import { Partition } from './partition.js';
 
@@ -134,13 +134,13 @@ describe('collections while Redis is away', () => {
    * directly. `partitioned` cuts A off, runs `during` while A is on its fallback, heals, and waits
    * until A has replayed its journal and is back on Redis; it returns A's refused-replay reports.
    */
-  const partitionedPair = async () => {
+  const partitionedPair = async (breaker: { journalLimit?: number } = {}) => {
     const hop = await Partition.open(server.port);
     partitions.push(hop);
     const prefix = `p${++prefixes}:`;
     const connect = async (url: string) => {
       const connection = new RedisConnection(
-        resolveRedisOptions({ url, keyPrefix: prefix, commandTimeoutMs: DEADLINE_MS, breaker: { probeIntervalMs: 100, maxProbeIntervalMs: 200 } }),
+        resolveRedisOptions({ url, keyPrefix: prefix, commandTimeoutMs: DEADLINE_MS, breaker: { probeIntervalMs: 100, maxProbeIntervalMs: 200, ...breaker } }),
       );
       await connection.onModuleInit();
       connections.push(connection);
@@ -299,5 +299,16 @@ describe('collections while Redis is away', () => {
     expect(Object.fromEntries(await b.c.map<number>('solo-ttl', { ttl: '1h' }).entries())).toEqual({ t: 2 });
     expect(await b.c.set('tags').members()).toEqual(['y']);
     expect(await b.c.leaderboard('solo').top(10)).toEqual([{ rank: 1, member: 'p', score: 4 }]);
+  });
+
+  it('a full journal refuses a collection write loudly (JournalFullError) rather than dropping it after saying yes', async () => {
+    const { a, b, partitioned } = await partitionedPair({ journalLimit: 3 });
+    const map = a.c.map<number>('bounded');
+    await partitioned(async () => {
+      for (let i = 0; i < 3; i++) await map.set(`k${i}`, i);
+      await expect(map.set('k3', 3)).rejects.toBeInstanceOf(JournalFullError);
+      expect(await map.get('k3')).toBeUndefined();
+    });
+    expect(Object.fromEntries(await b.c.map<number>('bounded').entries())).toEqual({ k0: 0, k1: 1, k2: 2 });
   });
 });
