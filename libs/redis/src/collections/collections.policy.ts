@@ -55,7 +55,10 @@ export class CollectionContext {
     return this.whenUnavailable === 'closed' ? STRICT : {};
   }
 
-  /** Plain writes (a list's removals): journaled and replayed on recovery unless `closed`. */
+  /**
+   * Plain writes (a list's removals and clear): journaled and replayed on recovery unless `closed`,
+   * without the conflict check of `mutate` (list pushes never stamp a marker to check against).
+   */
   write(): WriteOptions {
     return this.whenUnavailable === 'closed' ? STRICT : REPLAY;
   }
