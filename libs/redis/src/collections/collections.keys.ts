@@ -7,7 +7,7 @@ import { CollectionInputError } from './collections.errors.js';
  *   col:<tenant>:<kind>:{<tenant>/<name>}            the collection (hash, set, list, zset, counter)
  *   col:<tenant>:mape:{<tenant>/<name>}:<key>        one entry of a map with per-entry TTL
  *   col:<tenant>:migrate:{<tenant>/<name>}:<id>      a migration's checkpoint
- *   colw:<tenant>:<kind>:{<tenant>/<name>}           last-write marker of a map, set or leaderboard
+ *   colw:<tenant>:<kind>:{<tenant>/<name>}           last-write marker of a map, set, leaderboard or list
  *                                                    ("<ms>:<writer>", see collection-write.lua)
  * `<tenant>` is empty without a tenant. Tenant, name and entry key are percent-encoded by the
  * cache's rule (`encodeSegment`: only [A-Za-z0-9_.~%-] survive), so no identifier can contain `:`
@@ -21,10 +21,10 @@ import { CollectionInputError } from './collections.errors.js';
 export type CollectionKind = 'map' | 'mape' | 'set' | 'ctr' | 'list' | 'lb' | 'migrate';
 
 /** The kinds whose writes stamp a last-write marker (a map with or without per-entry TTL is `map`). */
-export type MarkedKind = 'map' | 'set' | 'lb';
+export type MarkedKind = 'map' | 'set' | 'lb' | 'list';
 
-const MARKED: Readonly<Record<string, MarkedKind>> = { map: 'map', mape: 'map', set: 'set', lb: 'lb' };
-const KIND_NAMES: Readonly<Record<MarkedKind, string>> = { map: 'map', set: 'set', lb: 'leaderboard' };
+const MARKED: Readonly<Record<string, MarkedKind>> = { map: 'map', mape: 'map', set: 'set', lb: 'lb', list: 'list' };
+const KIND_NAMES: Readonly<Record<MarkedKind, string>> = { map: 'map', set: 'set', lb: 'leaderboard', list: 'list' };
 
 /** Longer identifiers are refused rather than truncated: truncation would make two names collide. */
 export const MAX_IDENTIFIER_LENGTH = 256;
@@ -96,7 +96,7 @@ export class CollectionKeys {
 
 /**
  * The last-write marker guarding a logical key found by a tenant walk (`col:...`), or undefined for
- * keys no replay can write (counters, lists, checkpoints).
+ * keys no replay can write (counters, checkpoints).
  */
 export function markerOfKey(key: string): string | undefined {
   const m = /^col:([^:]*):([a-z]+):(\{[^}]*\})/.exec(key);

@@ -14,7 +14,7 @@ import type { CollectionOptions, CollectionWhenUnavailable } from './collections
 export const MARKER_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** The operations of collection-write.lua. */
-export type CollectionOp = 'hset' | 'hdel' | 'sadd' | 'srem' | 'zadd' | 'zrem' | 'set' | 'del' | 'touch';
+export type CollectionOp = 'hset' | 'hdel' | 'sadd' | 'srem' | 'zadd' | 'zrem' | 'lpush' | 'lrem' | 'set' | 'del' | 'touch';
 
 /** One write of a collection through collection-write.lua. */
 export interface CollectionWrite {
@@ -25,6 +25,7 @@ export interface CollectionWrite {
   items?: readonly string[];
   /** hset: replace existing fields; set: replace an existing entry. Default true. */
   overwrite?: boolean;
+  /** set: the entry's TTL; lpush: the list's cap. */
   ttlMs?: number;
   /** Never from the fallback (a migration, a walk that must see all of Redis). */
   strict?: boolean;
@@ -56,14 +57,6 @@ export class CollectionContext {
   }
 
   /**
-   * Plain writes (a list's removals and clear): journaled and replayed on recovery unless `closed`,
-   * without the conflict check of `mutate` (list pushes never stamp a marker to check against).
-   */
-  write(): WriteOptions {
-    return this.whenUnavailable === 'closed' ? STRICT : REPLAY;
-  }
-
-  /**
    * Writes that must not run twice (increments, pushes) and walks that must see all of Redis
    * (SCAN-based size and clear): never from the fallback.
    */
@@ -72,7 +65,7 @@ export class CollectionContext {
   }
 
   /**
-   * A map, set or leaderboard write, with the collection's last-write marker stamped in the same
+   * A map, set, leaderboard or list write, with the collection's last-write marker stamped in the same
    * script. Made during an outage (unless `closed` or `strict`), it is journaled and replayed with
    * the outage's start, and Redis refuses it (`CONFLICT`, reported as `replay-refused` and in the
    * log) when another instance wrote the collection since: newer writes on Redis win.
@@ -96,7 +89,6 @@ export class CollectionContext {
 }
 
 const STRICT: WriteOptions = Object.freeze({ fallback: false });
-const REPLAY: WriteOptions = Object.freeze({ replayOnRecovery: true });
 
 /**
  * A random id per engine (one per connection of one process): the marker names its last writer,

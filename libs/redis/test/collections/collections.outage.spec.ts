@@ -311,4 +311,21 @@ describe('collections while Redis is away', () => {
     });
     expect(Object.fromEntries(await b.c.map<number>('bounded').entries())).toEqual({ k0: 0, k1: 1, k2: 2 });
   });
+
+  it('list: B\'s pushes on Redis outlive A\'s outage clear and remove; A\'s outage clear of a list nobody touched lands', async () => {
+    const { a, b, partitioned } = await partitionedPair();
+    await b.c.list<string>('feed').push('old', 'dup');
+    // Written by A itself before the cut (a write by B this close to the cut would count as newer:
+    // the outage start errs early).
+    await a.c.list<string>('quiet').push('q');
+    const { refused } = await partitioned(async () => {
+      await a.c.list<string>('feed').clear();
+      await a.c.list<string>('feed').remove('dup');
+      await a.c.list<string>('quiet').clear();
+      await b.c.list<string>('feed').push('dup', 'new');
+    });
+    expect(await b.c.list<string>('feed').range()).toEqual(['new', 'dup', 'dup', 'old']);
+    expect(await b.c.list<string>('quiet').length()).toBe(0);
+    expect(refused).toBe(2);
+  });
 });

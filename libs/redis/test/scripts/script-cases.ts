@@ -568,14 +568,22 @@ const orRefusal = (e: StoreEngine, keys: string[], args: (string | number)[]) =>
 
 const COLLECTIONS_CASE: ScriptCase = {
   seeds: [17, 18],
-  reaches: once(['hset:all', 'hset:some', 'hset:none', 'hset:overwrite', 'replay:applied', 'replay:conflict', 'replay:own', 'set:nx-kept']),
+  reaches: once(['hset:all', 'hset:some', 'hset:none', 'hset:overwrite', 'replay:applied', 'replay:conflict', 'replay:own', 'set:nx-kept', 'lpush:capped', 'lrem:some']),
   async sequence({ random, space, run, both, note }) {
     const tags = [0, 1].map((i) => `{/c${i}}`);
     const fields = ['a', 'b', 'c', 'd', 'é', 'x:{y}*'];
     const writers = ['w1', 'w2'];
-    const ops = ['hset', 'hdel', 'sadd', 'srem', 'zadd', 'zrem', 'set', 'del', 'touch'] as const;
+    const ops = ['hset', 'hdel', 'sadd', 'srem', 'zadd', 'zrem', 'lpush', 'lrem', 'set', 'del', 'touch'] as const;
     const keyOf = (op: string, tag: string) =>
-      op === 'hset' || op === 'hdel' ? `${space}col::map:${tag}` : op === 'sadd' || op === 'srem' ? `${space}col::set:${tag}` : op === 'zadd' || op === 'zrem' ? `${space}col::lb:${tag}` : `${space}col::mape:${tag}:e`;
+      op === 'hset' || op === 'hdel'
+        ? `${space}col::map:${tag}`
+        : op === 'sadd' || op === 'srem'
+          ? `${space}col::set:${tag}`
+          : op === 'zadd' || op === 'zrem'
+            ? `${space}col::lb:${tag}`
+            : op === 'lpush' || op === 'lrem'
+              ? `${space}col::list:${tag}`
+              : `${space}col::mape:${tag}:e`;
     for (let step = 0; step < 240; step++) {
       const tag = tags[Math.floor(random() * tags.length)]!;
       const marker = `${space}colw::c:${tag}`;
@@ -589,24 +597,28 @@ const COLLECTIONS_CASE: ScriptCase = {
         // Few distinct fields for hset, so "all already there" (HSETNX writes none) happens too.
         if (op === 'hset') items.push(fields[Math.floor(random() * 3)]!, `v${step}-${i}`);
         else if (op === 'zadd') items.push(String(Math.floor(random() * 100) - 50), f);
-        else if (op === 'set') items.splice(0, items.length, `v${step}`);
+        else if (op === 'set' || op === 'lrem') items.splice(0, items.length, f);
         else if (op !== 'del' && op !== 'touch') items.push(f);
       }
-      const keys = [marker, op === 'del' && random() < 0.5 ? keyOf('hset', tag) : keyOf(op, tag)];
+      const keys = [marker, op === 'del' && random() < 0.5 ? keyOf(random() < 0.5 ? 'hset' : 'lpush', tag) : keyOf(op, tag)];
+      // lpush: a cap of 0 (none) to 3; set: a TTL.
+      const ttlOrCap = op === 'lpush' ? Math.floor(random() * 4) : 60_000;
       // A replay: its outage began a while ago (a write since conflicts), just now (none does), or
       // longer ago than a marker lives (nothing can be checked).
       const r = random();
       if (r < 0.35) {
         const lastWriter = await both(async (e) => (await e.get(marker))?.split(':')[1] ?? '');
         const since = r < 0.05 ? Date.now() - 2 * DAY_MS : r < 0.2 ? Date.now() - 60_000 : Date.now() + 1_000;
-        const reply = await both((e) => orRefusal(e, keys, colArgs(op, writer, since, overwrite, 60_000, items)));
+        const reply = await both((e) => orRefusal(e, keys, colArgs(op, writer, since, overwrite, ttlOrCap, items)));
         const own = lastWriter === writer;
         note(typeof reply === 'string' ? 'replay:conflict' : own && r >= 0.05 && r < 0.2 ? 'replay:own' : 'replay:applied');
         continue;
       }
-      const reply = (await run(COLLECTION_WRITE, keys, colArgs(op, writer, '', overwrite, 60_000, items), { normalize: (x) => x })) as number;
+      const reply = (await run(COLLECTION_WRITE, keys, colArgs(op, writer, '', overwrite, ttlOrCap, items))) as number;
       if (op === 'hset') note(overwrite ? 'hset:overwrite' : reply === 0 ? 'hset:none' : reply === n ? 'hset:all' : 'hset:some');
       if (op === 'set' && !overwrite && reply === 0) note('set:nx-kept');
+      if (op === 'lpush' && ttlOrCap > 0 && reply === ttlOrCap) note('lpush:capped');
+      if (op === 'lrem' && reply > 0) note('lrem:some');
     }
   },
   examples: {

@@ -2,7 +2,7 @@ import { defineScript } from '../script.registry.js';
 import type { ScriptReply } from '../script.types.js';
 import type { MemoryStore } from '../memory.store.js';
 
-/** Atomic operations of the collections (maps, sets, leaderboards, migration batches). */
+/** Atomic operations of the collections (maps, sets, leaderboards, lists, migration batches). */
 
 /** The reply of a replayed write that someone else's newer write on Redis supersedes. */
 export const COLLECTION_CONFLICT = 'CONFLICT';
@@ -48,6 +48,12 @@ function collectionWrite(store: MemoryStore, keys: readonly string[], args: read
     case 'zrem':
       for (const m of items) n += store.zrem(key, [m]);
       return n;
+    case 'lpush': {
+      const cap = Number(ttl);
+      return store.push(key, items, 'left', cap > 0 ? cap : undefined);
+    }
+    case 'lrem':
+      return store.lrem(key, 0, items[0]!);
     case 'set':
       return store.set(key, items[0]!, { ttlMs: Number(ttl), nx: overwrite !== '1' }) ? 1 : 0;
     case 'del':
