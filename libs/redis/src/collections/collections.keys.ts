@@ -7,14 +7,24 @@ import { CollectionInputError } from './collections.errors.js';
  *   col:<tenant>:<kind>:{<tenant>/<name>}            the collection (hash, set, list, zset, counter)
  *   col:<tenant>:mape:{<tenant>/<name>}:<key>        one entry of a map with per-entry TTL
  *   col:<tenant>:migrate:{<tenant>/<name>}:<id>      a migration's checkpoint
+ *   colw:<tenant>:<kind>:{<tenant>/<name>}           last-write marker of a map, set, leaderboard or list
+ *                                                    ("<ms>:<writer>", see collection-write.lua)
  * `<tenant>` is empty without a tenant. Tenant, name and entry key are percent-encoded by the
  * cache's rule (`encodeSegment`: only [A-Za-z0-9_.~%-] survive), so no identifier can contain `:`
  * (leave its segment), `{`/`}` (move its hash slot) or a glob character (widen a tenant's SCAN), and
  * `/` (the tenant/name joint inside the tag) is never produced by encoding. An encoded tenant is
  * never empty, so a tenant's keys never collide with the untenanted ones. Everything of one
  * collection shares one hash tag, so operations touching several of its keys run on Cluster.
+ * Markers sit outside `col:` so that no walk of a collection or tenant (size, entries, clearTenant
+ * counts) sees them, and a clear leaves them standing: they must outlive the data they guard.
  */
 export type CollectionKind = 'map' | 'mape' | 'set' | 'ctr' | 'list' | 'lb' | 'migrate';
+
+/** The kinds whose writes stamp a last-write marker (a map with or without per-entry TTL is `map`). */
+export type MarkedKind = 'map' | 'set' | 'lb' | 'list';
+
+const MARKED: Readonly<Record<string, MarkedKind>> = { map: 'map', mape: 'map', set: 'set', lb: 'lb', list: 'list' };
+const KIND_NAMES: Readonly<Record<MarkedKind, string>> = { map: 'map', set: 'set', lb: 'leaderboard', list: 'list' };
 
 /** Longer identifiers are refused rather than truncated: truncation would make two names collide. */
 export const MAX_IDENTIFIER_LENGTH = 256;
@@ -54,6 +64,17 @@ export class CollectionKeys {
     return `col:${this.tenant}:${kind}:${this.tag}`;
   }
 
+  /** The last-write marker of this collection as a `kind` (same hash tag as its data). */
+  marker(kind: MarkedKind): string {
+    return `colw:${this.tenant}:${kind}:${this.tag}`;
+  }
+
+  /** `map "trips"`, with the tenant when there is one: for log lines and replay reports. */
+  describe(kind: MarkedKind): string {
+    const tenant = this.tenant === '' ? '' : ` of tenant ${JSON.stringify(decodeURIComponent(this.tenant))}`;
+    return `${KIND_NAMES[kind]} ${JSON.stringify(this.name)}${tenant}`;
+  }
+
   /** One entry of a map with per-entry TTL. */
   entry(key: string): string {
     return `${this.of('mape')}:${encodeSegment(key)}`;
@@ -71,6 +92,16 @@ export class CollectionKeys {
   checkpoint(id: string): string {
     return `${this.of('migrate')}:${encodeSegment(checkIdentifier(id, 'a migration id'))}`;
   }
+}
+
+/**
+ * The last-write marker guarding a logical key found by a tenant walk (`col:...`), or undefined for
+ * keys no replay can write (counters, checkpoints).
+ */
+export function markerOfKey(key: string): string | undefined {
+  const m = /^col:([^:]*):([a-z]+):(\{[^}]*\})/.exec(key);
+  const kind = m && Object.hasOwn(MARKED, m[2]!) ? MARKED[m[2]!] : undefined;
+  return kind === undefined ? undefined : `colw:${m![1]}:${kind}:${m![3]}`;
 }
 
 /** SCAN pattern for every key of one tenant (or, with no tenant, of the untenanted collections). */

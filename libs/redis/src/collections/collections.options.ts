@@ -3,9 +3,15 @@ import type { Duration } from '../duration.js';
 /**
  * What a collection does while Redis is away (the engine is in `fallback` mode):
  * - `memory` (default): reads answer from this instance's in-process fallback (what it wrote during
- *   the outage; anything older reads as missing), and idempotent writes (map set/delete, set
- *   add/remove, leaderboard add/remove: absolute values) are journaled and replayed to Redis on
- *   recovery. Non-idempotent writes (list pushes, leaderboard and counter increments) fail with
+ *   the outage; anything older reads as missing), and idempotent writes (map set/setMany/delete/clear,
+ *   set add/delete/clear, leaderboard add/remove/clear, list remove/clear: absolute values) are
+ *   journaled and replayed to Redis on recovery, in order. A replayed write is refused when another
+ *   instance wrote the same collection on Redis since the outage began (checked against a
+ *   per-collection last-write marker, on the Redis clock, erring early: a write made just before this
+ *   instance lost Redis counts too): the newer data is kept, and the refusal is reported (`replay-refused` event
+ *   with reason `CONFLICT`, `replayRefused` in the breaker stats, a warning with the count per
+ *   collection). When the journal is full (`breaker.journalLimit`) the write fails with
+ *   `JournalFullError`. Non-idempotent writes (list pushes, leaderboard and counter increments) fail with
  *   `RedisUnavailableError` instead: the breaker may replay a write whose first attempt reached Redis
  *   late (a timeout is not a "no"), and replaying an increment would count it twice.
  * - `closed`: every call fails with `RedisUnavailableError` while Redis is away.

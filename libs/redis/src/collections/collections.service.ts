@@ -1,6 +1,7 @@
 import type { StoreEngine } from '../engine/store-engine.port.js';
-import { tenantPattern } from './collections.keys.js';
-import { CollectionContext } from './collections.policy.js';
+import { COLLECTION_WRITE } from '../engine/scripts/collections.scripts.js';
+import { markerOfKey, tenantPattern } from './collections.keys.js';
+import { CollectionContext, MARKER_TTL_MS, writerOf } from './collections.policy.js';
 import type { CollectionOptions, CounterOptions, ListOptions, MapOptions } from './collections.options.js';
 import { RedisCounter } from './counter.collection.js';
 import { RedisLeaderboard } from './leaderboard.collection.js';
@@ -45,12 +46,23 @@ export class RedisCollections {
   /**
    * Removes every collection of one tenant (all kinds, migration checkpoints included) and returns
    * how many keys went. SCAN on every master with the tenant's segment escaped; it never answers
-   * from the fallback, since a walk of one process's memory would miss what Redis holds.
+   * from the fallback, since a walk of one process's memory would miss what Redis holds. Maps,
+   * sets and leaderboards are deleted with their last-write marker stamped, so outage writes
+   * another instance replays later do not bring the tenant's data back.
    */
   async clearTenant(tenant: string): Promise<number> {
     let removed = 0;
+    const writer = writerOf(this.engine);
     for await (const batch of this.engine.scan(tenantPattern(tenant), { count: 500, fallback: false })) {
-      removed += await this.engine.del([...new Set(batch)], { fallback: false });
+      const plain: string[] = [];
+      const marked: Promise<unknown>[] = [];
+      for (const key of new Set(batch)) {
+        const marker = markerOfKey(key);
+        if (marker === undefined) plain.push(key);
+        else marked.push(this.engine.runScript(COLLECTION_WRITE, [marker, key], ['del', writer, '', MARKER_TTL_MS, '1', 0], { fallback: false }));
+      }
+      if (plain.length > 0) removed += await this.engine.del(plain, { fallback: false });
+      for (const n of await Promise.all(marked)) removed += Number(n);
     }
     return removed;
   }

@@ -13,8 +13,9 @@ export interface LeaderboardEntry {
 
 /**
  * A sorted set ranked highest score first. `add` writes absolute scores (replayed after an outage,
- * so a rebuild from a source of truth survives one); `incr` is relative and fails closed while
- * Redis is away, since a replayed increment could count twice.
+ * so a rebuild from a source of truth survives one, unless another instance wrote the board on
+ * Redis meanwhile); `incr` is relative and fails closed while Redis is away, since a replayed
+ * increment could count twice.
  */
 export class RedisLeaderboard {
   private readonly key: string;
@@ -34,7 +35,8 @@ export class RedisLeaderboard {
       checkEntryKey(e.member);
       if (!Number.isFinite(e.score)) throw new CollectionInputError(`a leaderboard score must be a finite number (got ${e.score})`);
     }
-    return this.ctx.engine.zadd(this.key, list, this.ctx.write());
+    if (list.length === 0) return 0;
+    return this.ctx.mutate({ kind: 'lb', op: 'zadd', items: list.flatMap((e) => [String(e.score), e.member]) });
   }
 
   /** Adds `by` to a member's score (creating it at 0) and returns the new score. */
@@ -72,11 +74,12 @@ export class RedisLeaderboard {
   }
 
   async remove(...members: string[]): Promise<number> {
-    return this.ctx.engine.zrem(this.key, members.map(checkEntryKey), this.ctx.write());
+    const items = members.map(checkEntryKey);
+    return items.length === 0 ? 0 : this.ctx.mutate({ kind: 'lb', op: 'zrem', items });
   }
 
   async clear(): Promise<void> {
-    await this.ctx.engine.del([this.key], this.ctx.write());
+    await this.ctx.mutate({ kind: 'lb', op: 'del' });
   }
 }
 

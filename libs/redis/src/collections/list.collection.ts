@@ -6,7 +6,8 @@ import type { CollectionContext } from './collections.policy.js';
  * A list of JSON values (newest first), optionally capped: each push trims it to the `cap` newest
  * entries in the same atomic step. Pushes are not idempotent (a replay would add the value again),
  * so they never answer from the fallback: during an outage they fail with `RedisUnavailableError`.
- * Reads follow the collection's policy; `remove` and `clear` are absolute and replayed.
+ * Reads follow the collection's policy; `remove` and `clear` are absolute and replayed, unless
+ * another instance wrote the list on Redis since the outage began (then theirs is kept).
  */
 export class RedisList<V = unknown> {
   private readonly key: string;
@@ -26,7 +27,10 @@ export class RedisList<V = unknown> {
   /** Adds values at the head (the last one given ends up first); returns the length after the cap. */
   async push(...values: V[]): Promise<number> {
     const raws = await Promise.all(values.map((v) => encodeValue(v)));
-    return this.ctx.engine.lpush(this.key, raws, { cap: this.cap, ...this.ctx.strict() });
+    if (raws.length === 0) return this.ctx.engine.llen(this.key, this.ctx.strict());
+    // Stamps the list's marker too: a removal or clear made elsewhere during an outage must not
+    // replay over this push.
+    return this.ctx.mutate({ kind: 'list', op: 'lpush', items: raws, ttlMs: this.cap ?? 0, strict: true });
   }
 
   /** Entries `start..stop` (inclusive, negative from the end), newest first. */
@@ -46,10 +50,10 @@ export class RedisList<V = unknown> {
 
   /** Removes every entry equal to `value` (compared in its stored form); returns how many. */
   async remove(value: V): Promise<number> {
-    return this.ctx.engine.lrem(this.key, 0, await encodeValue(value), this.ctx.write());
+    return this.ctx.mutate({ kind: 'list', op: 'lrem', items: [await encodeValue(value)] });
   }
 
   async clear(): Promise<void> {
-    await this.ctx.engine.del([this.key], this.ctx.write());
+    await this.ctx.mutate({ kind: 'list', op: 'del' });
   }
 }

@@ -1,5 +1,4 @@
 import { toMs, type Duration } from '../duration.js';
-import { COLLECTION_MAP_PUT } from '../engine/scripts/collections.scripts.js';
 import { decodeValue, encodeValue } from './collections.codec.js';
 import { checkEntryKey } from './collections.keys.js';
 import type { CollectionContext } from './collections.policy.js';
@@ -52,8 +51,8 @@ export class RedisMap<V = unknown> {
   async set(key: MapKey, value: V): Promise<this> {
     const k = checkEntryKey(key);
     const raw = await encodeValue(value);
-    if (this.perEntryTtl) await this.ctx.engine.set(this.ctx.keys.entry(k), raw, { ...this.ctx.write(), ttlMs: this.ttlMs });
-    else await this.ctx.engine.hset(this.hash, { [k]: raw }, this.ctx.write());
+    if (this.perEntryTtl) await this.ctx.mutate({ kind: 'map', op: 'set', key: this.ctx.keys.entry(k), items: [raw], ttlMs: this.ttlMs });
+    else await this.ctx.mutate({ kind: 'map', op: 'hset', items: [k, raw] });
     return this;
   }
 
@@ -66,8 +65,8 @@ export class RedisMap<V = unknown> {
   /** True when the entry existed (during an outage: existed in this instance's fallback). */
   async delete(key: MapKey): Promise<boolean> {
     const k = checkEntryKey(key);
-    if (this.perEntryTtl) return (await this.ctx.engine.del([this.ctx.keys.entry(k)], this.ctx.write())) > 0;
-    return (await this.ctx.engine.hdel(this.hash, [k], this.ctx.write())) > 0;
+    if (this.perEntryTtl) return (await this.ctx.mutate({ kind: 'map', op: 'del', key: this.ctx.keys.entry(k) })) > 0;
+    return (await this.ctx.mutate({ kind: 'map', op: 'hdel', items: [k] })) > 0;
   }
 
   /** Values in the order of `keys`; `undefined` where missing. */
@@ -90,18 +89,12 @@ export class RedisMap<V = unknown> {
   /** @internal Writes already-encoded entries (the migration encodes once for writing and checking). */
   async putEncoded(encoded: readonly (readonly [string, string])[], overwrite: boolean, strict = false): Promise<number> {
     if (encoded.length === 0) return 0;
-    const write = strict ? this.ctx.strict() : this.ctx.write();
     if (this.perEntryTtl) {
-      if (overwrite) {
-        await this.ctx.engine.mset(encoded.map(([k, raw]) => ({ key: this.ctx.keys.entry(k), value: raw, ttlMs: this.ttlMs })), write);
-        return encoded.length;
-      }
-      const written = await Promise.all(encoded.map(([k, raw]) => this.ctx.engine.set(this.ctx.keys.entry(k), raw, { ...write, ttlMs: this.ttlMs, nx: true })));
-      return written.filter(Boolean).length;
+      // One script per entry (each is its own key); sent together, they share the round trips.
+      const written = await Promise.all(encoded.map(([k, raw]) => this.ctx.mutate({ kind: 'map', op: 'set', key: this.ctx.keys.entry(k), items: [raw], ttlMs: this.ttlMs, overwrite, strict })));
+      return written.reduce((a, b) => a + b, 0);
     }
-    const args: string[] = [overwrite ? '1' : '0'];
-    for (const [k, raw] of encoded) args.push(k, raw);
-    return Number(await this.ctx.engine.runScript(COLLECTION_MAP_PUT, [this.hash], args, write));
+    return this.ctx.mutate({ kind: 'map', op: 'hset', items: encoded.flat(), overwrite, strict });
   }
 
   /** @internal Raw stored values, for the migration's checks. */
@@ -146,11 +139,17 @@ export class RedisMap<V = unknown> {
     yield* await this.entries();
   }
 
+  /**
+   * Removes every entry. Stamps the map's last-write marker, so outage writes another instance
+   * replays later do not bring entries back. With a TTL it walks the keys: never from the fallback.
+   */
   async clear(): Promise<void> {
     if (!this.perEntryTtl) {
-      await this.ctx.engine.del([this.hash], this.ctx.write());
+      await this.ctx.mutate({ kind: 'map', op: 'del' });
       return;
     }
+    // Stamped before the walk: a replay that lands before the stamp is removed by the walk.
+    await this.ctx.mutate({ kind: 'map', op: 'touch', strict: true });
     for await (const batch of this.ctx.engine.scan(this.ctx.keys.entryPattern(), { count: 500, ...this.ctx.strict() })) await this.ctx.engine.del(batch, this.ctx.strict());
   }
 }

@@ -1,7 +1,10 @@
 import { checkEntryKey } from './collections.keys.js';
 import type { CollectionContext } from './collections.policy.js';
 
-/** A set of strings in one Redis set. Adds and removes are absolute, so they are replayed after an outage. */
+/**
+ * A set of strings in one Redis set. Adds and removes are absolute, so they are replayed after an
+ * outage, unless another instance wrote the set on Redis meanwhile (then theirs is kept).
+ */
 export class RedisSet {
   private readonly key: string;
 
@@ -15,12 +18,14 @@ export class RedisSet {
 
   /** Returns how many members were new. */
   async add(...members: (string | number)[]): Promise<number> {
-    return this.ctx.engine.sadd(this.key, members.map(checkEntryKey), this.ctx.write());
+    const items = members.map(checkEntryKey);
+    return items.length === 0 ? 0 : this.ctx.mutate({ kind: 'set', op: 'sadd', items });
   }
 
   /** Returns how many members were there. */
   async delete(...members: (string | number)[]): Promise<number> {
-    return this.ctx.engine.srem(this.key, members.map(checkEntryKey), this.ctx.write());
+    const items = members.map(checkEntryKey);
+    return items.length === 0 ? 0 : this.ctx.mutate({ kind: 'set', op: 'srem', items });
   }
 
   async has(member: string | number): Promise<boolean> {
@@ -36,6 +41,6 @@ export class RedisSet {
   }
 
   async clear(): Promise<void> {
-    await this.ctx.engine.del([this.key], this.ctx.write());
+    await this.ctx.mutate({ kind: 'set', op: 'del' });
   }
 }

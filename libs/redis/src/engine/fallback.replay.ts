@@ -38,7 +38,8 @@ export interface ReplayHost {
  * Replays the journal to Redis once it answers again. The journal goes out in pipelined batches
  * (a batch never holds two writes to one key, deletes aside). A write Redis refuses (a reply error
  * that is not about availability) is retried with backoff `replayAttempts` times, together with
- * the writes to its keys queued behind it; then it is reported (`replay-refused`) and dropped, or,
+ * the writes to its keys queued behind it (a `CONFLICT` reply, a newer write found on Redis by the
+ * script, is not retried: no retry can change it); then it is reported (`replay-refused`) and dropped, or,
  * for a security write, held and retried in the background while its capability fails closed
  * (`refusedWrites`). The rest goes on, so one refused write never keeps the instance away from a
  * Redis that answers.
@@ -77,11 +78,11 @@ export class FallbackReplay {
     const { journal, settings } = this.host;
     let refused: JournalEntry[] = [];
     try {
-      refused = await this.pass(journal.entries, replay);
+      refused = this.giveUpFinal(await this.pass(journal.entries, replay));
       for (let attempt = 2; refused.length > 0 && attempt <= settings.replayAttempts; attempt++) {
         await sleep(settings.replayRetryMs * 2 ** (attempt - 2));
         if (this.host.isClosed()) return false;
-        refused = await this.pass(refused, replay);
+        refused = this.giveUpFinal(await this.pass(refused, replay));
       }
       this.giveUp(refused.splice(0));
       // Writes made meanwhile were queued behind; the emptiness check and the switch (by the caller,
@@ -172,6 +173,26 @@ export class FallbackReplay {
   }
 
   /**
+   * Gives up at once on writes Redis refused for good (a `CONFLICT` reply: a script found a newer
+   * write on Redis, and a retry would find the same), with the writes queued behind them only; the
+   * rest is returned for the retries.
+   */
+  private giveUpFinal(refused: JournalEntry[]): JournalEntry[] {
+    if (!refused.some((e) => e.attempts > 0 && FINAL_REFUSAL.test(e.reason ?? ''))) return refused;
+    const now: JournalEntry[] = [];
+    const later: JournalEntry[] = [];
+    const finalKeys = new Set<string>();
+    const laterKeys = new Set<string>();
+    for (const e of refused) {
+      const final = e.attempts > 0 ? FINAL_REFUSAL.test(e.reason ?? '') : e.keys.some((k) => finalKeys.has(k)) && !e.keys.some((k) => laterKeys.has(k));
+      for (const k of e.keys) (final ? finalKeys : laterKeys).add(k);
+      (final ? now : later).push(e);
+    }
+    this.giveUp(now);
+    return later;
+  }
+
+  /**
    * Reports writes Redis kept refusing. A security write is held, with whatever was queued behind
    * it, and retried in the background; anything else is dropped (an invalidation counts towards
    * `replay-incomplete`). Writes that were only waiting behind a dropped one go on.
@@ -236,6 +257,9 @@ export class FallbackReplay {
     this.scheduleHeldRetry();
   }
 }
+
+/** Refusals a retry cannot change: reported and dropped after the first try. */
+const FINAL_REFUSAL = /^CONFLICT$/;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());

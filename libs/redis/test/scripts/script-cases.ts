@@ -1,7 +1,7 @@
 import { expect } from '@jest/globals';
 import type { ScriptDefinition, ScriptReply } from '../../src/engine/script.registry.js';
 import { CACHE_LOAD_BEGIN, CACHE_LOCK_FAIL, CACHE_TAG_VERSION, CACHE_WRITE } from '../../src/engine/scripts/cache.scripts.js';
-import { COLLECTION_MAP_PUT } from '../../src/engine/scripts/collections.scripts.js';
+import { COLLECTION_WRITE } from '../../src/engine/scripts/collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
 import { HISTORY_APPEND } from '../../src/engine/scripts/history.scripts.js';
 import { PRESENCE_STATUS, PRESENCE_SYNC, PRESENCE_USER } from '../../src/engine/scripts/presence.scripts.js';
@@ -559,33 +559,88 @@ const CACHE_CASE: ScriptCase = {
  * Collections: batched map writes that keep or overwrite existing fields (migration batches).
  * ---------------------------------------------------------------------------------------------- */
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A collection write as the engine sends it: op, writer, replay start ('' live), marker life, overwrite, ttl, items. */
+const colArgs = (op: string, writer: string, since: string | number, overwrite: boolean, ttlMs: number, items: string[]) => [op, writer, since, DAY_MS, overwrite ? '1' : '0', ttlMs, ...items];
+
+/** Runs a write on both sides; a refusal becomes the reply word, so both sides must refuse alike. */
+const orRefusal = (e: StoreEngine, keys: string[], args: (string | number)[]) =>
+  e.runScript(COLLECTION_WRITE, keys, args).catch((error: unknown) => `refused:${/^[A-Z]+/.exec(String((error as Error).message))?.[0]}`);
+
 const COLLECTIONS_CASE: ScriptCase = {
   seeds: [17, 18],
-  reaches: once(['put:all', 'put:some', 'put:none', 'put:overwrite']),
+  reaches: once(['hset:all', 'hset:some', 'hset:none', 'hset:overwrite', 'replay:applied', 'replay:conflict', 'replay:own', 'set:nx-kept', 'lpush:capped', 'lrem:some']),
   async sequence({ random, space, run, both, note }) {
-    const maps = [0, 1].map((i) => `${space}col::map:{/m${i}}`);
+    const tags = [0, 1].map((i) => `{/c${i}}`);
     const fields = ['a', 'b', 'c', 'd', 'é', 'x:{y}*'];
-    for (let step = 0; step < 120; step++) {
-      const key = maps[Math.floor(random() * maps.length)]!;
-      if (random() < 0.1) {
-        await both((e) => e.del([key]));
+    const writers = ['w1', 'w2'];
+    const ops = ['hset', 'hdel', 'sadd', 'srem', 'zadd', 'zrem', 'lpush', 'lrem', 'set', 'del', 'touch'] as const;
+    const keyOf = (op: string, tag: string) =>
+      op === 'hset' || op === 'hdel'
+        ? `${space}col::map:${tag}`
+        : op === 'sadd' || op === 'srem'
+          ? `${space}col::set:${tag}`
+          : op === 'zadd' || op === 'zrem'
+            ? `${space}col::lb:${tag}`
+            : op === 'lpush' || op === 'lrem'
+              ? `${space}col::list:${tag}`
+              : `${space}col::mape:${tag}:e`;
+    for (let step = 0; step < 240; step++) {
+      const tag = tags[Math.floor(random() * tags.length)]!;
+      const marker = `${space}colw::c:${tag}`;
+      const op = ops[Math.floor(random() * ops.length)]!;
+      const writer = writers[Math.floor(random() * writers.length)]!;
+      const overwrite = random() < 0.5;
+      const n = 1 + Math.floor(random() * 3);
+      const items: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const f = fields[Math.floor(random() * fields.length)]!;
+        // Few distinct fields for hset, so "all already there" (HSETNX writes none) happens too.
+        if (op === 'hset') items.push(fields[Math.floor(random() * 3)]!, `v${step}-${i}`);
+        else if (op === 'zadd') items.push(String(Math.floor(random() * 100) - 50), f);
+        else if (op === 'set' || op === 'lrem') items.splice(0, items.length, f);
+        else if (op !== 'del' && op !== 'touch') items.push(f);
+      }
+      const keys = [marker, op === 'del' && random() < 0.5 ? keyOf(random() < 0.5 ? 'hset' : 'lpush', tag) : keyOf(op, tag)];
+      // lpush: a cap of 0 (none) to 3; set: a TTL.
+      const ttlOrCap = op === 'lpush' ? Math.floor(random() * 4) : 60_000;
+      // A replay: its outage began a while ago (a write since conflicts), just now (none does), or
+      // longer ago than a marker lives (nothing can be checked).
+      const r = random();
+      if (r < 0.35) {
+        const lastWriter = await both(async (e) => (await e.get(marker))?.split(':')[1] ?? '');
+        const since = r < 0.05 ? Date.now() - 2 * DAY_MS : r < 0.2 ? Date.now() - 60_000 : Date.now() + 1_000;
+        const reply = await both((e) => orRefusal(e, keys, colArgs(op, writer, since, overwrite, ttlOrCap, items)));
+        const own = lastWriter === writer;
+        note(typeof reply === 'string' ? 'replay:conflict' : own && r >= 0.05 && r < 0.2 ? 'replay:own' : 'replay:applied');
         continue;
       }
-      const overwrite = random() < 0.3;
-      const n = 1 + Math.floor(random() * 4);
-      const args: (string | number)[] = [overwrite ? '1' : '0'];
-      for (let i = 0; i < n; i++) args.push(fields[Math.floor(random() * fields.length)]!, `v${step}-${i}`);
-      const written = (await run(COLLECTION_MAP_PUT, [key], args)) as number;
-      note(overwrite ? 'put:overwrite' : written === 0 ? 'put:none' : written === n ? 'put:all' : 'put:some');
+      const reply = (await run(COLLECTION_WRITE, keys, colArgs(op, writer, '', overwrite, ttlOrCap, items))) as number;
+      if (op === 'hset') note(overwrite ? 'hset:overwrite' : reply === 0 ? 'hset:none' : reply === n ? 'hset:all' : 'hset:some');
+      if (op === 'set' && !overwrite && reply === 0) note('set:nx-kept');
+      if (op === 'lpush' && ttlOrCap > 0 && reply === ttlOrCap) note('lpush:capped');
+      if (op === 'lrem' && reply > 0) note('lrem:some');
     }
   },
   examples: {
-    'map put keeps existing fields unless told to overwrite': async (e, k) => {
-      await e.hset(k('m'), { a: 'old' });
-      expect(await e.runScript(COLLECTION_MAP_PUT, [k('m')], ['0', 'a', 'new', 'b', 'new'])).toBe(1);
-      expect(await e.hgetall(k('m'))).toEqual({ a: 'old', b: 'new' });
-      expect(await e.runScript(COLLECTION_MAP_PUT, [k('m')], ['1', 'a', 'newer'])).toBe(1);
-      expect(await e.hget(k('m'), 'a')).toBe('newer');
+    'a collection write keeps existing fields unless told to overwrite, and stamps the marker': async (e, k) => {
+      await e.hset(k('{c}m'), { a: 'old' });
+      expect(await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'me', '', false, 0, ['a', 'new', 'b', 'new']))).toBe(1);
+      expect(await e.hgetall(k('{c}m'))).toEqual({ a: 'old', b: 'new' });
+      expect(await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'me', '', true, 0, ['a', 'newer']))).toBe(1);
+      expect(await e.hget(k('{c}m'), 'a')).toBe('newer');
+      expect(await e.get(k('{c}w'))).toMatch(/^\d{13}:me$/);
+    },
+    'a replay is refused when another writer wrote since its outage began, not when only the replaying writer did': async (e, k) => {
+      const since = (await e.time()) - 1;
+      await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'a', '', true, 0, ['f', 'a-live']));
+      expect(await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'a', since, true, 0, ['f', 'a-replayed']))).toBe(1);
+      await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hdel', 'b', '', true, 0, ['f']));
+      await expect(e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'a', since, true, 0, ['f', 'again']))).rejects.toThrow(/^CONFLICT/);
+      expect(await e.hget(k('{c}m'), 'f')).toBeNull();
+      // An outage that began before b's write, but b's write came first: nothing newer than the outage.
+      expect(await e.runScript(COLLECTION_WRITE, [k('{c}w'), k('{c}m')], colArgs('hset', 'a', (await e.time()) + 1000, true, 0, ['f', 'later']))).toBe(1);
     },
   },
 };
@@ -737,7 +792,7 @@ export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
   'cache-load-begin': CACHE_CASE,
   'cache-write': CACHE_CASE,
   'cache-tag-version': CACHE_CASE,
-  'collection-map-put': COLLECTIONS_CASE,
+  'collection-write': COLLECTIONS_CASE,
   'presence-sync': PRESENCE_CASE,
   'presence-user': PRESENCE_CASE,
   'presence-status': PRESENCE_CASE,

@@ -1,6 +1,6 @@
 import type { ScriptDefinition } from '../script.registry.js';
 import { CACHE_LOAD_BEGIN, CACHE_LOCK_FAIL, CACHE_TAG_VERSION, CACHE_WRITE } from './cache.scripts.js';
-import { COLLECTION_MAP_PUT } from './collections.scripts.js';
+import { COLLECTION_WRITE } from './collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from './engine.scripts.js';
 import { HISTORY_APPEND } from './history.scripts.js';
 import { PRESENCE_STATUS, PRESENCE_SYNC, PRESENCE_USER } from './presence.scripts.js';
@@ -56,7 +56,7 @@ export const ALL_SCRIPTS: readonly ScriptDefinition[] = [
   rateLimitBatchScript(1),
   rateLimitBatchScript(2),
   rateLimitBatchScript(3),
-  COLLECTION_MAP_PUT,
+  COLLECTION_WRITE,
   HISTORY_APPEND,
   PRESENCE_SYNC,
   PRESENCE_USER,
