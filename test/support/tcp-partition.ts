@@ -21,6 +21,7 @@ export class Partition {
   }
 
   heal(): Promise<void> {
+    if (this.server) return Promise.resolve();
     this.server = createServer((client) => {
       const upstream = connect(this.target, '127.0.0.1');
       for (const s of [client, upstream]) {

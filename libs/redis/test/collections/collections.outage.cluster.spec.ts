@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { Cluster } from 'ioredis';
-import { CapturingLogger, startCluster, waitUntil, type RedisClusterHandle } from '@nestjs-redis-kit/test-support';
+import { CapturingLogger, Partition, startCluster, waitUntil, type RedisClusterHandle } from '@nestjs-redis-kit/test-support';
 import { RedisCollections } from '../../src/collections/collections.service.js';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import type { FallbackEngine } from '../../src/engine/fallback.engine.js';
 import type { ReplayRefused } from '../../src/engine/store-engine.types.js';
 import { resolveRedisOptions } from '../../src/redis.options.js';
-import { Partition } from './partition.js';
 
 const DEADLINE_MS = 300;
 

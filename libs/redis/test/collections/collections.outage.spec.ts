@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConsoleLogger, Logger } from '@nestjs/common';
-import { CapturingLogger, startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
+import { CapturingLogger, Partition, startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { RedisCollections } from '../../src/collections/collections.service.js';
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import type { FallbackEngine } from '../../src/engine/fallback.engine.js';
 import type { ReplayRefused } from '../../src/engine/store-engine.types.js';
 import { JournalFullError, RedisUnavailableError } from '../../src/redis.errors.js';
 import { resolveRedisOptions } from '../../src/redis.options.js';
-import { Partition } from './partition.js';
 
 const DEADLINE_MS = 200;
 
