@@ -69,6 +69,15 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
     );
   });
 
+  it("fetchSockets on one instance lists the user's sockets on both", async () => {
+    const { sessionId } = await a.sessions.create({ userId: 'mallory' });
+    const onA = await connect(a.url, { token: sessionId });
+    const onB = await connect(b.url, { token: sessionId });
+    const found = await a.gateway.server.in('user:mallory').fetchSockets();
+    expect(found.map((s) => s.id).sort()).toEqual([onA.socket.id, onB.socket.id].sort());
+    expect(found.every((s) => s.data.userId === 'mallory')).toBe(true);
+  });
+
   it('the session cookie authenticates too', async () => {
     const { sessionId } = await b.sessions.create({ userId: 'carol' });
     const client = await connect(a.url, { cookie: `theme=dark; sid=${sessionId}` });
