@@ -69,7 +69,7 @@ export class RedisIoAdapter extends IoAdapter {
   private adapterFactory(): ServerOptions['adapter'] | undefined {
     const connection = this.connection();
     if (!connection.client) return undefined;
-    this.clients ??= deriveClients(connection.client, this.log);
+    this.clients ??= deriveClients(connection.client, this.log, connection.options.commandTimeoutMs);
     const key = `${connection.options.keyPrefix}socket.io`;
     const { pub, sub, cluster } = this.clients;
     // Classic pub/sub on a Cluster reaches every node; sharded pub/sub keeps each room's traffic on one shard.
