@@ -69,6 +69,15 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
     );
   });
 
+  it("fetchSockets on one instance lists the user's sockets on both", async () => {
+    const { sessionId } = await a.sessions.create({ userId: 'mallory' });
+    const onA = await connect(a.url, { token: sessionId });
+    const onB = await connect(b.url, { token: sessionId });
+    const found = await a.gateway.server.in('user:mallory').fetchSockets();
+    expect(found.map((s) => s.id).sort()).toEqual([onA.socket.id, onB.socket.id].sort());
+    expect(found.every((s) => s.data.userId === 'mallory')).toBe(true);
+  });
+
   it('the session cookie authenticates too', async () => {
     const { sessionId } = await b.sessions.create({ userId: 'carol' });
     const client = await connect(a.url, { cookie: `theme=dark; sid=${sessionId}` });
@@ -146,6 +155,24 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
     expect(await again.waitFor('exception')).toMatchObject({ code: 'E_RATE_LIMITED' });
     expect(client.socket.connected).toBe(true);
   });
+
+  it('Redis hung (SIGSTOP): broadcasts still reach local sockets at once, and cross-instance delivery resumes when it answers again', async () => {
+    const s = await a.sessions.create({ userId: 'nina' });
+    const onA = await connect(a.url, { token: s.sessionId });
+    const onB = await connect(b.url, { token: s.sessionId });
+    await deliveredAcross(a, onB, 'pre-hang', 10_000);
+    redis.pause();
+    try {
+      for (let i = 0; i < 200; i++) a.gateway.server.emit('hung', i);
+      await onA.waitFor('hung', (p) => p === 199, 5_000);
+      // Pending publishes fail at their deadline; none surfaces as an unhandled rejection.
+      await new Promise((r) => setTimeout(r, 1_000));
+    } finally {
+      redis.resume();
+    }
+    await deliveredAcross(a, onB, 'post-hang', 30_000);
+    expect(rejections).toEqual([]);
+  }, 60_000);
 
   it('Redis killed mid-chat: each instance keeps serving its own sockets, nothing crashes, and cross-instance delivery resumes when Redis returns', async () => {
     const s = await a.sessions.create({ userId: 'ivan' });

@@ -47,6 +47,10 @@ describe('RedisIoAdapter on Redis Cluster (sharded pub/sub): two instances', () 
     const channels = (await Promise.all(masters.map((m) => m.command('PUBSUB', 'SHARDCHANNELS', '*')))).flat() as string[];
     expect(channels.some((c) => c.startsWith('io-cluster:socket.io#/#'))).toBe(true);
 
+    // Requests that wait for every instance's answer (here fetchSockets) work on sharded pub/sub too.
+    const found = await a.gateway.server.in('user:kim').fetchSockets();
+    expect(found.map((s) => s.id).sort()).toEqual([onA.socket.id, onB.socket.id].sort());
+
     await b.sessions.revokeAll('kim');
     await waitUntil(() => !onA.socket.connected && !onB.socket.connected, { timeoutMs: 5_000, what: "kim's sockets disconnected on both instances" });
   });
