@@ -136,6 +136,7 @@ export class CacheEntries {
     if (!guard && !bus.enabled) {
       // Redis only, nothing to guard: a plain SET is the whole write.
       await engine.set(full, raw, { ttlMs: pttl, ...REPLACED });
+      this.noteOutage();
       return true;
     }
     const message = { n: this.ns, k: [this.keyOf(full)] };
@@ -147,9 +148,18 @@ export class CacheEntries {
     }
     // Served by the fallback: the script's PUBLISH reached no other instance.
     if (bus.enabled && engine.mode() !== 'redis') bus.keepIfUndelivered(message);
+    this.noteOutage();
     const l1 = bus.l1;
     if (l1 && bus.mayFill(full, since)) l1.set(full, value, expiresAt, tags, now);
     return true;
+  }
+
+  /**
+   * A write served by the fallback is replayed as a delete of what Redis holds: if the journal
+   * overflows, that delete may be lost, and the namespace is cleared on recovery instead.
+   */
+  noteOutage(): void {
+    if (this.core.engine.mode() === 'fallback') this.core.outageNamespaces.add(this.ns);
   }
 
   /**

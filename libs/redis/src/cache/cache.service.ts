@@ -165,6 +165,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       }),
     );
     await this.engine.mset(prepared.map((p) => ({ key: p.key, value: p.raw, ttlMs: p.ttlMs })), REPLACED);
+    this.noteOutage();
     for (const p of prepared) if (bus.mayFill(p.key, mark)) bus.l1?.set(p.key, p.value, p.expiresAt, p.tags, now);
     await this.core.bus.publish({ n: this.ns, k: prepared.map((p) => this.entries.keyOf(p.key)) });
   }

@@ -37,6 +37,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
   private current: RedisStatus = 'connecting';
   private everReady = false;
   private shutDown = false;
+  private closing?: Promise<void>;
   private lastError?: string;
   private readonly detach: Array<() => void> = [];
 
@@ -129,8 +130,13 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    if (this.shutDown) return;
+  /** A second call waits for the first shutdown to finish (it may be waiting out the grace). */
+  onApplicationShutdown(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.shutDown = true;
     const grace = this.options.breaker.shutdownGraceMs;
     if (this.fallback && this.fallback.unwritten() > 0 && grace > 0) {
@@ -138,7 +144,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> impleme
       await this.fallback.drain(grace);
     }
     const stats = this.fallback?.stats();
-    const unwritten = stats ? stats.journalSize + stats.refusedHeld : 0;
+    const unwritten = this.fallback?.unwritten() ?? 0;
     if (stats && unwritten > 0) {
       // Outage writes live only in this process until replayed: say so rather than lose them quietly.
       this.logger.error(

@@ -162,7 +162,9 @@ export class FallbackEngine extends FallbackPort implements StoreEngine {
 
   /** Writes made while Redis was away that Redis does not hold yet (journaled, or refused and held). */
   unwritten(): number {
-    return this.journal.entries.length + this.replayer.refusedWrites();
+    // Counted by the journal's bounds, not its queue: a write the replay has taken out of the queue
+    // (in a batch, or waiting between retries of a refusal) is not written until Redis took it.
+    return this.journal.pending.security + this.journal.pending.general + this.replayer.refusedWrites();
   }
 
   private probeNow(): void {

@@ -21,6 +21,8 @@ export interface JournalEntry {
   /** Set for a write made while the replay ran: it was sent behind the journal and its caller waits. */
   settle?: (error: unknown, value?: unknown) => void;
   replay?: ReplayContext;
+  /** No longer counted in the journal's bounds (written, dropped, or held by the replay). */
+  forgotten?: boolean;
 }
 
 export interface WriteSpec {
@@ -107,7 +109,9 @@ export class FallbackJournal {
   }
 
   forget(entry: JournalEntry): void {
-    if (entry.settle) return;
+    // A held write was counted out when it was held; its later retry must not count it out again.
+    if (entry.settle || entry.forgotten) return;
+    entry.forgotten = true;
     if (entry.journal === 'security') this.pending.security--;
     else this.pending.general--;
   }

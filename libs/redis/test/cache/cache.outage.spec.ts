@@ -92,4 +92,30 @@ describe('cache invalidations made while Redis is away (two app instances, one R
     });
     expect(await b.cache.namespace('spared').get('s')).toBe('safe');
   });
+
+  it('when the journal overflowed with sets made during the outage, no instance serves the values they replaced', async () => {
+    const prefix = factory.newPrefix();
+    const a = await open(prefix, { breaker: { probeIntervalMs: 100, maxProbeIntervalMs: 200, journalLimit: 2 } });
+    const b = await open(prefix);
+    const prices = a.cache.namespace('prices');
+    await prices.mset(Array.from({ length: 6 }, (_, i) => ({ key: `p${i}`, value: 'old' })));
+    await b.cache.namespace('spared').set('s', 'safe');
+
+    server.pause();
+    try {
+      // Six new values, room for two in the journal (a set is replayed as a delete of the old value).
+      for (let i = 0; i < 6; i++) await prices.set(`p${i}`, 'new');
+      await waitUntil(() => a.connection.status() === 'memory-fallback', { timeoutMs: 5_000, what: 'A on memory' });
+    } finally {
+      server.resume();
+    }
+    await bothOn(a, b, 'connected');
+    const bPrices = b.cache.namespace('prices');
+    await waitUntil(async () => (await bPrices.mget(['p0', 'p1', 'p2', 'p3', 'p4', 'p5'])).every((v) => v !== 'old'), {
+      timeoutMs: 5_000,
+      what: 'no replaced value served',
+    });
+    for (let i = 0; i < 6; i++) expect(await prices.get(`p${i}`)).not.toBe('old');
+    expect(await b.cache.namespace('spared').get('s')).toBe('safe');
+  });
 });

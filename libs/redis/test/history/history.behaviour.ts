@@ -165,6 +165,16 @@ export function runHistoryBehaviour(name: string, open: () => Promise<EngineTarg
       expect(await history.since(r, good1.id)).toEqual([good2]);
     });
 
+    it('a mid index entry that is not a stream id (a foreign writer) counts as unknown: the append is stored', async () => {
+      const r = room();
+      await engine.hset(`history:{${r}}:mids`, { m1: 'garbage' });
+      const stored = await history.append(r, { from: 'a', body: 'hello', mid: 'm1' });
+      expect(stored).toMatchObject({ mid: 'm1', from: 'a', body: 'hello' });
+      expect(await history.last(r)).toEqual([stored]);
+      // Indexed properly now: a second append of m1 stores nothing.
+      expect(await history.append(r, { from: 'b', body: 'again', mid: 'm1' })).toEqual(stored);
+    });
+
     it('a room key holding another type reads as an empty history; an append to it is refused, not stored elsewhere', async () => {
       const r = room();
       await engine.set(`history:{${r}}`, 'not a stream');

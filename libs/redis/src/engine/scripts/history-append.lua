@@ -15,7 +15,8 @@
   when the mid is already in the stream.
 ]]
 local known = redis.call('HGET', KEYS[2], ARGV[1])
-if known then
+-- An index value that is no stream id (written by something else) tells nothing: the mid is unknown.
+if known and string.match(known, '^%d+%-%d+$') then
   local found = redis.call('XRANGE', KEYS[1], known, known)
   if #found == 1 then
     local stored = {}

@@ -8,7 +8,7 @@ export const HISTORY_APPEND = defineScript({
   file: 'history-append.lua',
   twin: (store, [stream, index], [mid, capText, tsText, from, body], nowMs) => {
     const known = store.hget(index!, mid!);
-    if (known !== null) {
+    if (known !== null && /^\d+-\d+$/.test(known)) {
       const [found] = store.xrange(stream!, known, known);
       if (found) return [known, found.fields.ts ?? '', found.fields.from ?? '', found.fields.body ?? '', 0];
     }
