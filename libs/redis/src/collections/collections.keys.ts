@@ -9,6 +9,7 @@ import { CollectionInputError } from './collections.errors.js';
  *   col:<tenant>:migrate:{<tenant>/<name>}:<id>      a migration's checkpoint
  *   colw:<tenant>:<kind>:{<tenant>/<name>}           last-write marker of a map, set, leaderboard or list
  *                                                    ("<ms>:<writer>", see collection-write.lua)
+ *   colt:{<tenant>}                                  when the tenant was last cleared ("<ms>:<writer>")
  * `<tenant>` is empty without a tenant. Tenant, name and entry key are percent-encoded by the
  * cache's rule (`encodeSegment`: only [A-Za-z0-9_.~%-] survive), so no identifier can contain `:`
  * (leave its segment), `{`/`}` (move its hash slot) or a glob character (widen a tenant's SCAN), and
@@ -102,6 +103,14 @@ export function markerOfKey(key: string): string | undefined {
   const m = /^col:([^:]*):([a-z]+):(\{[^}]*\})/.exec(key);
   const kind = m && Object.hasOwn(MARKED, m[2]!) ? MARKED[m[2]!] : undefined;
   return kind === undefined ? undefined : `colw:${m![1]}:${kind}:${m![3]}`;
+}
+
+/**
+ * When a tenant was last cleared. A collection created only during an outage has no marker for the
+ * clear to stamp, so a replay checks this too before it writes into the tenant.
+ */
+export function tenantMarker(tenant: string): string {
+  return `colt:{${tenant}}`;
 }
 
 /** SCAN pattern for every key of one tenant (or, with no tenant, of the untenanted collections). */

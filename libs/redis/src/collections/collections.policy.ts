@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { COLLECTION_CONFLICT, COLLECTION_WRITE } from '../engine/scripts/collections.scripts.js';
 import type { CallOptions, ScriptOptions, StoreEngine, WriteOptions } from '../engine/store-engine.port.js';
+import type { ReplayReader } from '../engine/store-engine.types.js';
 import { CollectionInputError } from './collections.errors.js';
-import { CollectionKeys, type MarkedKind } from './collections.keys.js';
+import { CollectionKeys, tenantMarker, type MarkedKind } from './collections.keys.js';
 import type { CollectionOptions, CollectionWhenUnavailable } from './collections.options.js';
 
 /**
@@ -80,11 +81,23 @@ export class CollectionContext {
       options = {
         replayOnRecovery: 'durable',
         capability: `collection ${this.keys.describe(w.kind)}`,
-        replayArgs: ({ outageStartedAt }) => [w.op, writer, outageStartedAt, ...rest],
+        replayArgs: async ({ outageStartedAt }, redis) => [w.op, writer, (await this.tenantClearedSince(redis, outageStartedAt, writer)) ? 'cleared' : outageStartedAt, ...rest],
       };
       watchConflicts(engine);
     }
     return Number(await engine.runScript(COLLECTION_WRITE, keys, [w.op, writer, '', ...rest], options));
+  }
+  /**
+   * Whether another instance cleared this collection's tenant on Redis since `since`. A collection
+   * this instance created only during its outage has no marker the clear could stamp, and without
+   * this check its replay would bring the tenant's data back.
+   */
+  private async tenantClearedSince(redis: ReplayReader, since: number, writer: string): Promise<boolean> {
+    if (this.keys.tenant === '') return false;
+    const last = await redis.get(tenantMarker(this.keys.tenant));
+    if (last === null) return false;
+    const m = /^(\d+):(.*)$/s.exec(last);
+    return !m || (m[2] !== writer && Number(m[1]) > since);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { COLLECTION_WRITE } from '../engine/scripts/collections.scripts.js';
-import { markerOfKey, tenantPattern } from './collections.keys.js';
+import { encodeSegment } from '../cache/cache.keys.js';
+import { checkIdentifier, markerOfKey, tenantMarker, tenantPattern } from './collections.keys.js';
 import { CollectionContext, MARKER_TTL_MS, writerOf } from './collections.policy.js';
 import type { CollectionOptions, CounterOptions, ListOptions, MapOptions } from './collections.options.js';
 import { RedisCounter } from './counter.collection.js';
@@ -47,12 +48,16 @@ export class RedisCollections {
    * Removes every collection of one tenant (all kinds, migration checkpoints included) and returns
    * how many keys went. SCAN on every master with the tenant's segment escaped; it never answers
    * from the fallback, since a walk of one process's memory would miss what Redis holds. Maps,
-   * sets and leaderboards are deleted with their last-write marker stamped, so outage writes
-   * another instance replays later do not bring the tenant's data back.
+   * sets and leaderboards are deleted with their last-write marker stamped, and the tenant's own
+   * marker records the clear, so outage writes another instance replays later (to these or to new
+   * collections of the tenant) do not bring the tenant's data back.
    */
   async clearTenant(tenant: string): Promise<number> {
     let removed = 0;
     const writer = writerOf(this.engine);
+    // Stamped first: a replay that reads it after the walk began must already see the clear.
+    const clearedAt = await this.engine.time({ fallback: false });
+    await this.engine.set(tenantMarker(encodeSegment(checkIdentifier(tenant, 'a tenant'))), `${clearedAt}:${writer}`, { ttlMs: MARKER_TTL_MS, fallback: false });
     for await (const batch of this.engine.scan(tenantPattern(tenant), { count: 500, fallback: false })) {
       const plain: string[] = [];
       const marked: Promise<unknown>[] = [];

@@ -135,7 +135,7 @@ export abstract class FallbackPort extends EventEmitter<FallbackEngineEvents> {
     return this.exec((e) => e.runScript(script, keys, args), options, {
       keys,
       script,
-      replay: replayArgs ? (e, replay) => e.runScript(script, keys, replayArgs(replay)) : undefined,
+      replay: replayArgs ? async (e, replay) => e.runScript(script, keys, await replayArgs(replay, e)) : undefined,
     });
   }
   time(options?: CallOptions) {

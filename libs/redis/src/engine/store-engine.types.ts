@@ -73,9 +73,18 @@ export interface ReplayContext {
   outageStartedAt: number;
 }
 
+/** What a replayed write may read from Redis before it is sent (see `ScriptOptions.replayArgs`). */
+export interface ReplayReader {
+  get(key: string): Promise<string | null>;
+}
+
 export interface ScriptOptions extends WriteOptions {
-  /** The arguments to send instead of `args` when the write is replayed after an outage. */
-  replayArgs?: (replay: ReplayContext) => readonly (string | number)[];
+  /**
+   * The arguments to send instead of `args` when the write is replayed after an outage. It may
+   * read Redis first (`redis`) for what the script cannot reach itself, such as a key in another
+   * hash slot.
+   */
+  replayArgs?: (replay: ReplayContext, redis: ReplayReader) => readonly (string | number)[] | Promise<readonly (string | number)[]>;
 }
 
 /** `StoreEngine.set` options: TTL in milliseconds, and `nx`/`xx` as in Redis SET. */

@@ -267,6 +267,22 @@ describe('collections while Redis is away', () => {
     expect(await b.c.clearTenant('org')).toBe(0);
   });
 
+  it('clearTenant by B on Redis: a collection of that tenant that only A created during its outage does not appear after it', async () => {
+    const { a, b, partitioned } = await partitionedPair();
+    await b.c.map('old', { tenant: 'gone' }).set('k', 1);
+    await partitioned(async () => {
+      await a.c.map('fresh', { tenant: 'gone' }).set('pii', 'secret');
+      await a.c.set('fresh-set', { tenant: 'gone' }).add('pii');
+      await a.c.map('elsewhere', { tenant: 'kept' }).set('k', 'v');
+      await b.c.clearTenant('gone');
+    });
+    expect(await b.c.map('fresh', { tenant: 'gone' }).size()).toBe(0);
+    expect(await b.c.set('fresh-set', { tenant: 'gone' }).members()).toEqual([]);
+    expect(await b.c.map('old', { tenant: 'gone' }).size()).toBe(0);
+    // Another tenant's outage writes are not caught by the clear.
+    expect(await b.c.map('elsewhere', { tenant: 'kept' }).get('k')).toBe('v');
+  });
+
   it('no conflict: A\'s outage writes to collections nobody else touched all land, in order, even right after A\'s own writes before the cut', async () => {
     const { a, b, partitioned } = await partitionedPair();
     const mapA = a.c.map<number>('solo');

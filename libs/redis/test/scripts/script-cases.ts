@@ -570,7 +570,7 @@ const orRefusal = (e: StoreEngine, keys: string[], args: (string | number)[]) =>
 
 const COLLECTIONS_CASE: ScriptCase = {
   seeds: [17, 18],
-  reaches: once(['hset:all', 'hset:some', 'hset:none', 'hset:overwrite', 'replay:applied', 'replay:conflict', 'replay:own', 'set:nx-kept', 'lpush:capped', 'lrem:some']),
+  reaches: once(['hset:all', 'hset:some', 'hset:none', 'hset:overwrite', 'replay:applied', 'replay:conflict', 'replay:own', 'replay:tenant-cleared', 'set:nx-kept', 'lpush:capped', 'lrem:some']),
   async sequence({ random, space, run, both, note }) {
     const tags = [0, 1].map((i) => `{/c${i}}`);
     const fields = ['a', 'b', 'c', 'd', 'é', 'x:{y}*'];
@@ -610,10 +610,12 @@ const COLLECTIONS_CASE: ScriptCase = {
       const r = random();
       if (r < 0.35) {
         const lastWriter = await both(async (e) => (await e.get(marker))?.split(':')[1] ?? '');
-        const since = r < 0.05 ? Date.now() - 2 * DAY_MS : r < 0.2 ? Date.now() - 60_000 : Date.now() + 1_000;
+        // ...or its tenant was cleared since (the replay read that from the tenant's marker).
+        const since = r < 0.05 ? Date.now() - 2 * DAY_MS : r < 0.08 ? 'cleared' : r < 0.2 ? Date.now() - 60_000 : Date.now() + 1_000;
         const reply = await both((e) => orRefusal(e, keys, colArgs(op, writer, since, overwrite, ttlOrCap, items)));
         const own = lastWriter === writer;
-        note(typeof reply === 'string' ? 'replay:conflict' : own && r >= 0.05 && r < 0.2 ? 'replay:own' : 'replay:applied');
+        if (since === 'cleared' && typeof reply !== 'string') throw new Error(`collection-write: a replay into a cleared tenant was applied (${JSON.stringify(reply)})`);
+        note(since === 'cleared' ? 'replay:tenant-cleared' : typeof reply === 'string' ? 'replay:conflict' : own && r >= 0.08 && r < 0.2 ? 'replay:own' : 'replay:applied');
         continue;
       }
       const reply = (await run(COLLECTION_WRITE, keys, colArgs(op, writer, '', overwrite, ttlOrCap, items))) as number;

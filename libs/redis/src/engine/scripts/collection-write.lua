@@ -10,7 +10,8 @@
           TTL), del, or touch (the marker alone, for a clear that deletes keys itself)
   ARGV[2] the writer: a random id of the instance, so its own writes never conflict with its replay
   ARGV[3] '' for a live write; for a replayed one, a moment on the Redis clock no later than the
-          start of its outage
+          start of its outage, or 'cleared' when its tenant was cleared on Redis since (the replay
+          reads the tenant's marker first: it lives in another slot)
   ARGV[4] how long the marker lives after the last write, ms. A replay whose outage began longer
           ago than that finds no marker to check and is refused.
   ARGV[5] '1' to replace what exists, '0' to keep it (hset: HSETNX per field; set: NX)
@@ -25,6 +26,9 @@ local mark, key, op, writer = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local life = tonumber(ARGV[4])
+if ARGV[3] == 'cleared' then
+  return redis.error_reply('CONFLICT the collection\'s tenant was cleared on Redis since this write\'s outage began')
+end
 if ARGV[3] ~= '' then
   local since = tonumber(ARGV[3])
   local last = redis.call('GET', mark)

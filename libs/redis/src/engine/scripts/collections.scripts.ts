@@ -14,6 +14,7 @@ export const COLLECTION_CONFLICT = 'CONFLICT';
 function collectionWrite(store: MemoryStore, keys: readonly string[], args: readonly string[], now: number): ScriptReply {
   const [mark, key] = keys as [string, string];
   const [op, writer, since, life, overwrite, ttl, ...items] = args as [string, string, string, string, string, string, ...string[]];
+  if (since === 'cleared') throw new Error(`${COLLECTION_CONFLICT} the collection's tenant was cleared on Redis since this write's outage began`);
   if (since !== '') {
     const last = store.get(mark);
     if (last !== null) {
