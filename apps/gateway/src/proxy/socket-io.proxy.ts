@@ -204,23 +204,31 @@ export class SocketIoProxy implements OnApplicationBootstrap, BeforeApplicationS
       this.tunnels++;
       this.open.add(client);
       this.open.add(upstreamSocket);
-      let closed = false;
-      const close = (): void => {
-        if (closed) return;
-        closed = true;
+      // Either side closing closes the other; bytes still queued towards it are flushed first
+      // (bounded: a peer that does not take them is destroyed). The tunnel counts until both are closed.
+      let open = 2;
+      const closed = (end: Duplex, other: Duplex) => (): void => {
+        this.open.delete(end);
+        if (other.destroyed) {
+          // Counted by its own close event.
+        } else if (other.writableLength === 0) {
+          other.destroy();
+        } else {
+          other.end();
+          setTimeout(() => other.destroy(), 5_000).unref();
+        }
+        if (--open > 0) return;
         this.tunnels--;
-        this.open.delete(client);
-        this.open.delete(upstreamSocket);
-        client.destroy();
-        upstreamSocket.destroy();
         if (sid !== undefined) this.sticky.delete(sid);
       };
-      for (const end of [client, upstreamSocket]) {
-        end.on('error', close);
-        end.on('close', close);
-        // A half-close from one side (FIN) ends the tunnel: WebSocket has its own close handshake.
-        end.on('end', close);
-      }
+      client.once('close', closed(client, upstreamSocket));
+      upstreamSocket.once('close', closed(upstreamSocket, client));
+      const broken = (): void => {
+        client.destroy();
+        upstreamSocket.destroy();
+      };
+      client.on('error', broken);
+      upstreamSocket.on('error', broken);
       upstreamSocket.setNoDelay(true);
       upstreamSocket.setKeepAlive(true, 30_000);
       client.write(statusLine(101, upstreamRes.statusMessage) + rawHeaderLines(upstreamRes.rawHeaders) + '\r\n');
