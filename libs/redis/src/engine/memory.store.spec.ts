@@ -57,3 +57,29 @@ describe('MemoryStore bounds', () => {
     expect(store.get('k')).toBeNull();
   });
 });
+
+describe('MemoryStore streams', () => {
+  it('gives strictly increasing ids even when the clock goes back or stands still, as Redis does', () => {
+    let now = 1_000;
+    const store = new MemoryStore(100, 1_000_000, () => now);
+    expect(store.xadd('s', { a: '1' }, now)).toBe('1000-0');
+    expect(store.xadd('s', { a: '2' }, now)).toBe('1000-1');
+    now = 500;
+    expect(store.xadd('s', { a: '3' }, now)).toBe('1000-2');
+    now = 2_000;
+    expect(store.xadd('s', { a: '4' }, now, 1)).toBe('2000-0');
+    // Trimmed down to one entry, the stream still remembers the last id it gave.
+    now = 1_500;
+    expect(store.xadd('s', { a: '5' }, now, 1)).toBe('2000-1');
+    expect(store.xrange('s', '-', '+')).toEqual([{ id: '2000-1', fields: { a: '5' } }]);
+  });
+
+  it('accounts a stream in the byte bound and gives the bytes of trimmed entries back', () => {
+    const store = new MemoryStore(100, 1_000_000);
+    store.xadd('s', { body: 'x'.repeat(1_000) }, 1);
+    const one = store.stats().bytes;
+    for (let i = 0; i < 50; i++) store.xadd('s', { body: 'x'.repeat(1_000) }, 1, 1);
+    // The same one entry held: only its id (1-0 then 1-50) is longer.
+    expect(store.stats().bytes).toBe(one + 1);
+  });
+});

@@ -28,15 +28,19 @@ const MESSAGE_FIELDS = new Set(['from', 'body', 'mid']);
 export class MessageHistory {
   private readonly logger = new Logger('MessageHistory');
 
+  private readonly options: ResolvedHistoryOptions;
+
+  /** A history on `engine`; `options` are validated here (a bad one throws `RedisConfigError`). */
   constructor(
     private readonly engine: StoreEngine,
-    private readonly options: ResolvedHistoryOptions,
-  ) {}
+    options?: HistoryOptions,
+  ) {
+    this.options = resolveHistoryOptions(options);
+  }
 
   /** The history of a connection (its engine and its outage story) or of any engine; options are validated here. */
   static create(source: RedisConnection | StoreEngine, options?: HistoryOptions): MessageHistory {
-    const engine = source instanceof RedisConnection ? source.engine : source;
-    return new MessageHistory(engine, resolveHistoryOptions(options));
+    return new MessageHistory(source instanceof RedisConnection ? source.engine : source, options);
   }
 
   /**

@@ -100,6 +100,9 @@ export function runHistoryBehaviour(name: string, open: () => Promise<EngineTarg
       const hostile = ['a}b{', 'x:y', '*', 'room with spaces', 'é🌍', '..', '{t}'];
       for (const name of hostile) await history.append(name, { from: 'u', body: `in ${name}` });
       for (const name of hostile) expect((await history.last(name)).map((m) => m.body)).toEqual([`in ${name}`]);
+      // Encoded into the tag: a brace in a name cannot move the room to another hash slot.
+      expect(await engine.xlen('history:{a%7Db%7B}')).toBe(1);
+      expect(await engine.xlen('history:{%7Bt%7D}')).toBe(1);
     });
 
     it('refuses bad input with HistoryInputError and stores nothing', async () => {

@@ -3,6 +3,7 @@ import type { ScriptDefinition, ScriptReply } from '../../src/engine/script.regi
 import { CACHE_LOAD_BEGIN, CACHE_LOCK_FAIL, CACHE_TAG_VERSION, CACHE_WRITE } from '../../src/engine/scripts/cache.scripts.js';
 import { COLLECTION_MAP_PUT } from '../../src/engine/scripts/collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
+import { HISTORY_APPEND } from '../../src/engine/scripts/history.scripts.js';
 import { RATE_LIMIT_ALGORITHM_CODE, rateLimitBatchScript, rateLimitCheckScript } from '../../src/engine/scripts/rate-limit.scripts.js';
 import {
   DENYLIST_ADD,
@@ -588,6 +589,69 @@ const COLLECTIONS_CASE: ScriptCase = {
   },
 };
 
+/* ------------------------------------------------------------------------------------------------
+ * Message history: the idempotent, capped append (a mid stored once while its entry is kept).
+ * ---------------------------------------------------------------------------------------------- */
+
+/** Stream ids differ between Redis and memory by clock and sequence: compare their milliseconds. */
+const historyReply = (r: ScriptReply): ScriptReply => {
+  const [id, ts, ...rest] = r as [string, string, ...ScriptReply[]];
+  return [Number(String(id).split('-')[0]), Number(ts), ...rest];
+};
+
+const HISTORY_CASE: ScriptCase = {
+  seeds: [21, 22],
+  reaches: { new: 20, duplicate: 10, 'trimmed-then-new': 2, 'stale-index': 1, 'first-ts-kept': 2 },
+  async sequence({ random, space, run, both, note }) {
+    const rooms = [0, 1].map((i) => ({ stream: `${space}history:{r${i}}`, mids: `${space}history:{r${i}}:mids` }));
+    const sent: { room: number; mid: string }[] = [];
+    for (let step = 0; step < 150; step++) {
+      const r = Math.floor(random() * rooms.length);
+      const room = rooms[r]!;
+      const cap = 1 + Math.floor(random() * 5);
+      if (random() < 0.03) {
+        // The stream removed behind the script's back: its mid index is stale.
+        await both((e) => e.del([room.stream]));
+        continue;
+      }
+      const previous = sent.filter((m) => m.room === r);
+      // Mostly a recent mid (still in the stream), sometimes any (often trimmed away by now).
+      const window = random() < 0.75 ? Math.min(previous.length, 3) : previous.length;
+      const repeat = previous.length > 0 && random() < 0.35 ? previous[previous.length - 1 - Math.floor(random() * window)]! : undefined;
+      const mid = repeat?.mid ?? `m${step}`;
+      const ts = random() < 0.2 ? '1700000000123' : '';
+      const knownBefore = await both(async (e) => (await e.hget(room.mids, mid)) !== null);
+      const reply = (await run(HISTORY_APPEND, [room.stream, room.mids], [mid, cap, ts, `u${r}`, `body ${step} é`], { normalize: historyReply })) as ScriptReply[];
+      const added = reply[4] === 1;
+      if (!added) note('duplicate');
+      else if (repeat && knownBefore) note('stale-index');
+      else if (repeat) note('trimmed-then-new');
+      else note('new');
+      if (added && ts !== '' && reply[1] === ts) note('first-ts-kept');
+      if (!repeat) sent.push({ room: r, mid });
+    }
+  },
+  examples: {
+    'history append stores a mid once and trims its index with the stream': async (e, k) => {
+      const [stream, mids] = [k('history:{r}'), k('history:{r}:mids')];
+      const first = (await e.runScript(HISTORY_APPEND, [stream, mids], ['a', 2, '', 'ann', 'hi'])) as [string, string, string, string, number];
+      expect(first[4]).toBe(1);
+      expect(await e.runScript(HISTORY_APPEND, [stream, mids], ['a', 2, '', 'eve', 'forged'])).toEqual([first[0], first[1], 'ann', 'hi', 0]);
+      await e.runScript(HISTORY_APPEND, [stream, mids], ['b', 2, '1700000000123', 'bob', 'yo']);
+      const third = (await e.runScript(HISTORY_APPEND, [stream, mids], ['c', 2, '', 'cy', 'hey'])) as ScriptReply[];
+      expect(third[4]).toBe(1);
+      expect((await e.xrange(stream, '-', '+')).map((x) => x.fields)).toEqual([
+        { mid: 'b', ts: '1700000000123', from: 'bob', body: 'yo' },
+        { mid: 'c', ts: third[1], from: 'cy', body: 'hey' },
+      ]);
+      expect(Object.keys(await e.hgetall(mids)).sort()).toEqual(['b', 'c']);
+      // 'a' was trimmed away: appending it again stores it again.
+      expect(((await e.runScript(HISTORY_APPEND, [stream, mids], ['a', 2, '', 'ann', 'hi'])) as ScriptReply[])[4]).toBe(1);
+      expect(Object.keys(await e.hgetall(mids)).sort()).toEqual(['a', 'c']);
+    },
+  },
+};
+
 /** Keyed by script name (every policy-count variant of the rate-limit check shares its name). */
 export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
   'lock-release': ENGINE_CASE,
@@ -609,6 +673,7 @@ export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
   'cache-write': CACHE_CASE,
   'cache-tag-version': CACHE_CASE,
   'collection-map-put': COLLECTIONS_CASE,
+  'history-append': HISTORY_CASE,
 };
 
 /** Every example of every case, once, for the engine contract suite. */

@@ -16,6 +16,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 const field = (v: string): ScriptReply => {
   if (/^\d{13,}$/.test(v)) return Number(v);
+  // A stream id: its sequence depends on how appends fell into milliseconds on each side.
+  if (/^\d{13,}-\d+$/.test(v)) return Number(v.split('-')[0]);
   if (/(^|:)\d{13,}(:|$)/.test(v)) return v.split(':').map((part) => (/^\d{13,}$/.test(part) ? Number(part) : part));
   return v;
 };
@@ -38,6 +40,11 @@ async function read(e: StoreEngine, key: string): Promise<ScriptReply | undefine
     async () => {
       const s = (await e.smembers(key)).sort();
       return s.length === 0 ? undefined : ['set', ...s];
+    },
+    async () => {
+      if (!(await e.exists(key))) return undefined;
+      const entries = await e.xrange(key, '-', '+');
+      return ['stream', ...entries.flatMap((x) => [field(x.id), ...Object.entries(x.fields).flatMap(([f, v]) => [f, field(v)])])];
     },
   ];
   for (const reader of readers) {
