@@ -369,15 +369,21 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     for (const key of this.local.keys()) writes.push(this.push(key, [], true));
     const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
     if (failed) this.logger.warn(`presence heartbeat: ${String((failed as PromiseRejectedResult).reason)}`);
-    // Statuses set while Redis was away, now that their users are registered again.
-    for (const user of [...this.pendingStatus]) {
-      const value = this.statuses.get(user);
-      if (value === undefined || this.away()) continue;
-      try {
-        await this.setStatus(user, value);
-      } catch (error) {
-        if (!isAway(error)) this.logger.warn(`presence heartbeat: ${String(error)}`);
-      }
-    }
+    // Statuses this instance knows for its users, now that they are registered again: one set
+    // while Redis was away overrides; any other only fills in where Redis has none (it lost it in
+    // a restart), never over a newer one written by another instance.
+    await Promise.all(
+      [...this.statuses].map(async ([user, value]) => {
+        if (this.away()) return;
+        const pending = this.pendingStatus.has(user);
+        try {
+          const reply = (await this.engine.runScript(PRESENCE_STATUS, [userSetKey(user), statusKey(user)], [pending ? '1' : '2', value], { fallback: false })) as [number, string?];
+          if (pending && this.statuses.get(user) === value) this.pendingStatus.delete(user);
+          if (reply[0] === 1 && reply[1] !== undefined && this.statuses.has(user) && !this.pendingStatus.has(user)) this.statuses.set(user, reply[1]);
+        } catch (error) {
+          if (!isAway(error)) this.logger.warn(`presence heartbeat: ${String(error)}`);
+        }
+      }),
+    );
   }
 }

@@ -142,6 +142,16 @@ export function runPresenceBehaviour(label: string, openPair: () => Promise<Engi
       expect(await b.onlineUsers('room1')).toEqual([...new Set(live.filter((i) => i % 3 === 1).map((i) => `u${i % 20}`))].sort());
     });
 
+    it('calls not awaited one by one land in the order they were made', async () => {
+      const { a, b } = await instances();
+      await Promise.all([a.connect('zoe', 's'), a.join('s', 'r'), a.disconnect('s'), a.connect('zoe', 's'), a.disconnect('s')]);
+      expect(await b.isOnline('zoe')).toBe(false);
+      expect(await b.onlineUsers('r')).toEqual([]);
+      await Promise.all([a.connect('zoe', 's'), a.disconnect('s'), a.connect('zoe', 's'), a.join('s', 'r'), a.leave('s', 'r'), a.join('s', 'r')]);
+      expect(await b.socketsOf('zoe')).toEqual(['s']);
+      expect(await b.onlineUsers('r')).toEqual(['zoe']);
+    });
+
     it('a status follows its user: set on one instance, read on the other, gone with the last socket', async () => {
       const { a, b } = await instances();
       await a.connect('agent', 's1');

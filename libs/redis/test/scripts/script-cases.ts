@@ -4,6 +4,7 @@ import { CACHE_LOAD_BEGIN, CACHE_LOCK_FAIL, CACHE_TAG_VERSION, CACHE_WRITE } fro
 import { COLLECTION_MAP_PUT } from '../../src/engine/scripts/collections.scripts.js';
 import { COUNTER_INCR, LOCK_EXTEND, LOCK_RELEASE } from '../../src/engine/scripts/engine.scripts.js';
 import { HISTORY_APPEND } from '../../src/engine/scripts/history.scripts.js';
+import { PRESENCE_STATUS, PRESENCE_SYNC, PRESENCE_USER } from '../../src/engine/scripts/presence.scripts.js';
 import { RATE_LIMIT_ALGORITHM_CODE, rateLimitBatchScript, rateLimitCheckScript } from '../../src/engine/scripts/rate-limit.scripts.js';
 import {
   DENYLIST_ADD,
@@ -652,6 +653,68 @@ const HISTORY_CASE: ScriptCase = {
   },
 };
 
+/* ------------------------------------------------------------------------------------------------
+ * Presence: sets of expiring entries (rooms, users) and the status that lives with a user's set.
+ * ---------------------------------------------------------------------------------------------- */
+
+const PRESENCE_CASE: ScriptCase = {
+  seeds: [16, 61],
+  reaches: once(['sync:members', 'sync:count', 'user:live', 'user:empty', 'status:set', 'status:kept', 'status:offline', 'status:none', 'status:read', 'lapsed']),
+  async sequence({ random, space, run, note, sleep }) {
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const rooms = [0, 1].map((i) => `${space}presence:r:{pr:r${i}}`);
+    const users = [0, 1, 2].map((i) => [`${space}presence:u:{pu:u${i}}`, `${space}presence:s:{pu:u${i}}`]);
+    const members = ['i1|a', 'i1|b', 'i2|a', 'u%7C1|i1|c', 'x|i2|%F0%9F%8C%8D'];
+    for (let step = 0; step < 160; step++) {
+      const dice = random();
+      // A 1 ms entry has lapsed on both clocks by the next step.
+      const short = random() < 0.15;
+      const ttl = short ? 1 : pick([5_000, 60_000]);
+      const adds = members.filter(() => random() < 0.3);
+      const removes = members.filter((m) => !adds.includes(m) && random() < 0.25);
+      const args = [ttl, random() < 0.5 ? '1' : '0', adds.length, ...adds, ...removes];
+      if (dice < 0.35) {
+        const reply = (await run(PRESENCE_SYNC, [pick(rooms)], args)) as ScriptReply[];
+        note(args[1] === '1' ? 'sync:members' : 'sync:count');
+        if (reply.length > 1 && (reply.length - 1) !== reply[0]) throw new Error(`presence-sync: ${JSON.stringify(reply)} lists other than its count`);
+      } else if (dice < 0.7) {
+        const reply = (await run(PRESENCE_USER, pick(users), args)) as number[];
+        note(reply[0] === 0 ? 'user:empty' : 'user:live');
+      } else {
+        const op = pick(['0', '1', '2']);
+        const value = pick(['available', 'busy', 'a|{b}']);
+        const reply = (await run(PRESENCE_STATUS, pick(users), op === '0' ? ['0'] : [op, value])) as ScriptReply[];
+        note(reply[0] === 0 ? 'status:offline' : op === '1' ? 'status:set' : op === '2' ? (reply[1] === value ? 'status:set' : 'status:kept') : reply.length === 1 ? 'status:none' : 'status:read');
+        continue;
+      }
+      if (short && adds.length > 0) {
+        await sleep(5);
+        note('lapsed');
+      }
+    }
+  },
+  examples: {
+    'presence entries lapse on the store clock and take the user status with them': async (e, k) => {
+      const [set, status, room] = [k('presence:u:{pu:x}'), k('presence:s:{pu:x}'), k('presence:r:{pr:x}')];
+      expect(await e.runScript(PRESENCE_USER, [set, status], [60_000, '1', 2, 'i1|a', 'i2|b'])).toEqual([2, 'i1|a', 'i2|b']);
+      expect(await e.runScript(PRESENCE_STATUS, [set, status], ['1', 'busy'])).toEqual([1, 'busy']);
+      expect(await e.runScript(PRESENCE_STATUS, [set, status], ['0'])).toEqual([1, 'busy']);
+      expect(await e.runScript(PRESENCE_STATUS, [set, status], ['2', 'available'])).toEqual([1, 'busy']);
+      expect(await e.pttl(status)).toBeGreaterThan(50_000);
+      expect(await e.runScript(PRESENCE_USER, [set, status], [60_000, '0', 0, 'i1|a'])).toEqual([1]);
+      expect(await e.runScript(PRESENCE_STATUS, [set, status], ['0'])).toEqual([1, 'busy']);
+      expect(await e.runScript(PRESENCE_USER, [set, status], [60_000, '0', 0, 'i2|b'])).toEqual([0]);
+      expect(await e.get(status)).toBeNull();
+      expect(await e.runScript(PRESENCE_STATUS, [set, status], ['1', 'busy'])).toEqual([0]);
+      expect(await e.get(status)).toBeNull();
+      expect(await e.runScript(PRESENCE_SYNC, [room], [1, '0', 1, 'u|i|s'])).toEqual([1]);
+      await new Promise((r) => setTimeout(r, 10));
+      expect(await e.runScript(PRESENCE_SYNC, [room], [60_000, '1', 0])).toEqual([0]);
+      expect(await e.exists(room)).toBe(false);
+    },
+  },
+};
+
 /** Keyed by script name (every policy-count variant of the rate-limit check shares its name). */
 export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
   'lock-release': ENGINE_CASE,
@@ -674,6 +737,9 @@ export const SCRIPT_CASES: Readonly<Record<string, ScriptCase>> = {
   'cache-tag-version': CACHE_CASE,
   'collection-map-put': COLLECTIONS_CASE,
   'history-append': HISTORY_CASE,
+  'presence-sync': PRESENCE_CASE,
+  'presence-user': PRESENCE_CASE,
+  'presence-status': PRESENCE_CASE,
 };
 
 /** Every example of every case, once, for the engine contract suite. */

@@ -18,14 +18,14 @@ function apply(store: MemoryStore, set: string, args: readonly string[], now: nu
   for (const member of args.slice(3, 3 + n)) store.zadd(set, [{ member, score: expires }]);
   const removes = args.slice(3 + n);
   if (removes.length > 0) store.zrem(set, removes);
-  const live = store.zcard(set);
-  let top = 0;
-  if (live > 0) {
-    top = store.zrange(set, -1, -1)[0]!.score;
-    store.pexpire(set, Math.max(1, top - now));
-  }
+  // Read in full before the expiry is set: Lua's clock stands still for the whole script, the
+  // memory store's does not, and a 1 ms set could lapse between two reads here.
+  const entries = store.zrange(set, 0, -1);
+  const live = entries.length;
+  const top = live > 0 ? entries[live - 1]!.score : 0;
+  if (live > 0) store.pexpire(set, Math.max(1, top - now));
   const reply: ScriptReply[] = [live];
-  if (withMembers === '1') reply.push(...store.zrange(set, 0, -1).map((e) => e.member).sort(bytewise));
+  if (withMembers === '1') reply.push(...entries.map((e) => e.member).sort(bytewise));
   return { live, top, reply };
 }
 
@@ -53,6 +53,8 @@ export const PRESENCE_STATUS = defineScript({
   version: 1,
   file: 'presence-status.lua',
   twin: (store, [set, status], [write, value], now): ScriptReply => {
+    // The status first: read after the set, a status about to lapse could be gone on this clock.
+    const current = store.get(status!);
     store.zremRangeByScore(set!, -Infinity, now);
     const last = store.zrange(set!, -1, -1)[0];
     if (last === undefined) {
@@ -60,11 +62,10 @@ export const PRESENCE_STATUS = defineScript({
       return [0];
     }
     const ttl = Math.max(1, last.score - now);
-    if (write === '1') {
+    if (write === '1' || (write === '2' && current === null)) {
       store.set(status!, value!, { ttlMs: ttl });
       return [1, value!];
     }
-    const current = store.get(status!);
     return current === null ? [1] : [1, current];
   },
 });
