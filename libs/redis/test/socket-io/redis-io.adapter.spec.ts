@@ -19,17 +19,22 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
   let a: IoInstance;
   let b: IoInstance;
   const rejections: unknown[] = [];
+  const cleanup: Array<() => Promise<void>> = [];
   const onRejection = (reason: unknown) => rejections.push(reason);
 
   beforeAll(async () => {
     process.on('unhandledRejection', onRejection);
     redis = await startRedis();
     const options = { url: redis.url, keyPrefix: 'io-test:' };
-    a = await startInstance(options, { authenticate: true, revalidateEvery: '1s' });
-    b = await startInstance(options, { authenticate: true, revalidateEvery: '1s' });
+    // Re-validation an hour apart: a prompt disconnect below can only come from the revocation notice.
+    a = await startInstance(options, { authenticate: true, revalidateEvery: '1h' });
+    b = await startInstance(options, { authenticate: true, revalidateEvery: '1h' });
   }, 60_000);
 
-  afterEach(() => closeClients());
+  afterEach(async () => {
+    closeClients();
+    for (const close of cleanup.splice(0)) await close();
+  });
 
   afterAll(async () => {
     closeClients();
@@ -62,6 +67,15 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
       },
       { timeoutMs: 10_000, intervalMs: 200, what: 'a message to room user:bob from instance B' },
     );
+  });
+
+  it("fetchSockets on one instance lists the user's sockets on both", async () => {
+    const { sessionId } = await a.sessions.create({ userId: 'mallory' });
+    const onA = await connect(a.url, { token: sessionId });
+    const onB = await connect(b.url, { token: sessionId });
+    const found = await a.gateway.server.in('user:mallory').fetchSockets();
+    expect(found.map((s) => s.id).sort()).toEqual([onA.socket.id, onB.socket.id].sort());
+    expect(found.every((s) => s.data.userId === 'mallory')).toBe(true);
   });
 
   it('the session cookie authenticates too', async () => {
@@ -107,6 +121,21 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
     expect(g.socket.connected).toBe(true);
   });
 
+  it('a session ended without a notice (its refresh token rotated it) loses its sockets at the next re-validation', async () => {
+    const c = await startInstance({ url: redis.url, keyPrefix: 'io-test:' }, { authenticate: true, revalidateEvery: '1s' });
+    try {
+      const tokens = await a.sessions.create({ userId: 'olivia' });
+      const onC = await connect(c.url, { token: tokens.sessionId });
+      expect(await a.sessions.refresh(tokens.refreshToken)).not.toBeNull();
+      // revalidateEvery is 1 s on this instance: well within this bound.
+      await waitUntil(() => !onC.socket.connected, { timeoutMs: 10_000, what: 'the socket of the rotated-away session disconnected' });
+      expect(onC.disconnectReason).toBe('io server disconnect');
+    } finally {
+      closeClients();
+      await c.close();
+    }
+  });
+
   it('a socket event over its limit gets the exception event with code E_RATE_LIMITED and retryAfterMs; the socket stays open', async () => {
     const { sessionId } = await a.sessions.create({ userId: 'heidi' });
     const client = await connect(a.url, { token: sessionId });
@@ -131,6 +160,10 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
     const s = await a.sessions.create({ userId: 'ivan' });
     const onA = await connect(a.url, { token: s.sessionId });
     const onB = await connect(b.url, { token: s.sessionId });
+    // A third instance re-validates every 500 ms, through the outage.
+    const c = await startInstance({ url: redis.url, keyPrefix: 'io-test:' }, { authenticate: true, revalidateEvery: '500ms' });
+    cleanup.push(() => c.close());
+    const onC = await connect(c.url, { token: s.sessionId });
     await deliveredAcross(a, onB, 'before', 10_000);
 
     await redis.kill();
@@ -139,15 +172,17 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
     b.gateway.server.emit('during-b', 'local on B');
     await onA.waitFor('during-a');
     await onB.waitFor('during-b');
+    // A new handshake cannot be checked now: refused as unavailable, not let in and not called invalid.
+    const s2 = await waitUntil(() => a.sessions.create({ userId: 'ivan' }), { timeoutMs: 10_000, what: 'a session created during the outage' });
+    await expect(connect(b.url, { token: s2.sessionId })).rejects.toMatchObject({ message: 'E_SESSION_UNAVAILABLE', data: { code: 'E_SESSION_UNAVAILABLE' } });
     // Keep broadcasting for a while with Redis gone: every publish fails, none may surface.
     for (let i = 0; i < 50; i++) a.gateway.server.emit('during-a', i);
     await new Promise((r) => setTimeout(r, 2_500));
-    expect(onA.socket.connected && onB.socket.connected).toBe(true);
+    expect(onA.socket.connected && onB.socket.connected && onC.socket.connected).toBe(true);
     expect(onA.received('during-a').length).toBe(51);
     expect(onB.received('during-a')).toHaveLength(0);
 
-    // Re-validation cannot reach the session store during the outage: that is no reason to drop a socket.
-    expect(onA.socket.connected && onB.socket.connected).toBe(true);
+    // No answer about a session during the outage is no reason to drop its sockets (onC was re-validated several times).
 
     await redis.start();
     // The killed Redis kept no data, so the sessions above are gone (their sockets are dropped at the

@@ -12,6 +12,7 @@ interface ServerLike {
   emit(event: string, ...args: unknown[]): boolean;
   to(room: string): { emit(event: string, ...args: unknown[]): boolean };
   local: { emit(event: string, ...args: unknown[]): boolean };
+  in(room: string): { fetchSockets(): Promise<Array<{ id: string; data: { userId?: string } }>> };
 }
 
 @WebSocketGateway()
