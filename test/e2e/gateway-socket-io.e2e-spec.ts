@@ -204,6 +204,17 @@ describe('gateway: Socket.IO proxied to the upstream (polling and WebSocket)', (
     expect((await rawUpgrade(gateway.url, '/api/trips')).status).toBe(404);
   });
 
+  it('a polling body the gateway would have to re-encode (JSON, parsed on arrival) is refused with 415, not forwarded altered', async () => {
+    const socket = client(gateway.url, { transports: ['polling'] });
+    await connected(socket);
+    const sid = socket.io.engine.id;
+    const response = await fetch(`${gateway.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect(response.status).toBe(415);
+    expect((await response.json()).message).toBe('Socket.IO polling bodies are text/plain or application/octet-stream');
+    // The session itself is untouched.
+    expect(await socket.timeout(10_000).emitWithAck('echo', 'ok')).toEqual({ from: 'one', payload: 'ok' });
+  });
+
   it('limits: upgrades per address per minute (429 with Retry-After), and open WebSockets in number (503)', async () => {
     setEnv({ GATEWAY_WS_UPGRADES_PER_MINUTE: '2', GATEWAY_WS_MAX_CONNECTIONS: '1' });
     const strict = await bootGateway([one.url]);
