@@ -210,7 +210,7 @@ describe('gateway: Socket.IO proxied to the upstream (polling and WebSocket)', (
     const sid = socket.io.engine.id;
     const response = await fetch(`${gateway.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
     expect(response.status).toBe(415);
-    expect((await response.json()).message).toBe('Socket.IO polling bodies are text/plain or application/octet-stream');
+    expect(((await response.json()) as { message: string }).message).toBe('Socket.IO polling bodies are text/plain or application/octet-stream');
     // The session itself is untouched.
     expect(await socket.timeout(10_000).emitWithAck('echo', 'ok')).toEqual({ from: 'one', payload: 'ok' });
   });
