@@ -72,7 +72,7 @@ export class MessageHistory {
   async last(room: string, count = 50): Promise<HistoryMessage[]> {
     const keys = roomKeys(room);
     checkCount(count, 'count');
-    const entries = await this.engine.xrevrange(keys.stream, '+', '-', { count });
+    const entries = await this.read(room, this.engine.xrevrange(keys.stream, '+', '-', { count }));
     return this.decode(room, entries.reverse());
   }
 
@@ -87,7 +87,7 @@ export class MessageHistory {
       throw new HistoryInputError(`afterId must be a message id like "1733050000000-0" (got ${describe(afterId)})`);
     }
     checkCount(limit, 'limit');
-    return this.decode(room, await this.engine.xrange(keys.stream, `(${afterId}`, '+', { count: limit }));
+    return this.decode(room, await this.read(room, this.engine.xrange(keys.stream, `(${afterId}`, '+', { count: limit })));
   }
 
   private checkMessage(message: unknown): { from: string; body: string; mid: string } {
@@ -113,6 +113,17 @@ export class MessageHistory {
       throw new HistoryInputError(`mid must be 1 to 128 characters of A-Z a-z 0-9 _ . : - (got ${describe(mid)})`);
     }
     return { from: from as string, body, mid: (mid as string | undefined) ?? randomUUID() };
+  }
+
+  /** A room key holding something other than a stream (a foreign writer) reads as an empty history, with a warning. */
+  private async read(room: string, entries: Promise<StreamEntry[]>): Promise<StreamEntry[]> {
+    try {
+      return await entries;
+    } catch (error) {
+      if (!/^WRONGTYPE/.test(error instanceof Error ? error.message : '')) throw error;
+      this.logger.warn(`the history key of room ${JSON.stringify(room)} holds another type of value; read as empty`);
+      return [];
+    }
   }
 
   /** Entries as messages; one this library did not write (missing fields, oversized) is skipped with a warning. */

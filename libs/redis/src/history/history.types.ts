@@ -13,7 +13,9 @@ export interface HistoryMessage {
 
 /** What `MessageHistory.append` takes: exactly these fields. */
 export interface HistoryMessageInput {
+  /** Who sent it: a non-empty string of up to 256 characters (a user id). */
   from: string;
+  /** The text: non-empty; with `from`, at most `history.maxMessageBytes` UTF-8 bytes. */
   body: string;
   /** Up to 128 characters of `[A-Za-z0-9_.:-]`; generated when absent. Pass one to retry an append safely. */
   mid?: string;

@@ -165,6 +165,15 @@ export function runHistoryBehaviour(name: string, open: () => Promise<EngineTarg
       expect(await history.since(r, good1.id)).toEqual([good2]);
     });
 
+    it('a room key holding another type reads as an empty history; an append to it is refused, not stored elsewhere', async () => {
+      const r = room();
+      await engine.set(`history:{${r}}`, 'not a stream');
+      expect(await history.last(r)).toEqual([]);
+      expect(await history.since(r, '0-0')).toEqual([]);
+      await expect(history.append(r, { from: 'a', body: 'b' })).rejects.toThrow(/WRONGTYPE/);
+      expect(await engine.get(`history:{${r}}`)).toBe('not a stream');
+    });
+
     it('the append script is the one that runs (one round trip, atomic)', async () => {
       // Guards the key layout the module relies on: both keys in one hash slot.
       const r = room();

@@ -3,7 +3,7 @@ import { freePort, startRedis, waitUntil, type RedisProcess } from '@nestjs-redi
 import { RedisConnection } from '../../src/connection/redis.connection.js';
 import { MessageHistory } from '../../src/history/history.service.js';
 import type { HistoryMessage } from '../../src/history/history.types.js';
-import { RedisUnavailableError } from '../../src/redis.errors.js';
+import { JournalFullError, RedisUnavailableError } from '../../src/redis.errors.js';
 import { resolveRedisOptions } from '../../src/redis.options.js';
 
 const DEADLINE_MS = 200;
@@ -114,5 +114,30 @@ describe('MessageHistory while Redis is away', () => {
     await expect(history.last('room')).rejects.toBeInstanceOf(RedisUnavailableError);
     await expect(history.since('room', '0-0')).rejects.toBeInstanceOf(RedisUnavailableError);
     expect((connection.engine as unknown as { stats(): { journalSize: number } }).stats().journalSize).toBe(0);
+  });
+
+  it('past breaker.journalLimit an outage append rejects with JournalFullError and is not stored; the accepted ones all reach Redis', async () => {
+    const connection = new RedisConnection(
+      resolveRedisOptions({ url: server.url, keyPrefix: 'chat:', commandTimeoutMs: DEADLINE_MS, breaker: { probeIntervalMs: 100, maxProbeIntervalMs: 200, journalLimit: 3 } }),
+    );
+    await connection.onModuleInit();
+    connections.push(connection);
+    const history = MessageHistory.create(connection);
+    const room = `trip-${++rooms}`;
+    await server.kill();
+    const accepted: string[] = [];
+    for (let i = 1; i <= 5; i++) {
+      try {
+        accepted.push((await history.append(room, { from: 'dee', body: `m${i}`, mid: `j${i}` })).mid);
+      } catch (error) {
+        expect(error).toBeInstanceOf(JournalFullError);
+      }
+    }
+    expect(accepted).toEqual(['j1', 'j2', 'j3']);
+    expect((await history.last(room)).map((m) => m.mid)).toEqual(['j1', 'j2', 'j3']);
+    await server.start();
+    await onRedis({ connection });
+    await waitUntil(async () => (await onServer(room)).length >= 3, { timeoutMs: 10_000, what: 'the accepted appends on Redis' });
+    expect((await onServer(room)).map((e) => e.mid)).toEqual(['j1', 'j2', 'j3']);
   });
 });
