@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { PRESENCE_STATUS, PRESENCE_SYNC, PRESENCE_USER } from '../engine/scripts/presence.scripts.js';
+import type { ScriptReply } from '../engine/script.types.js';
 import type { StoreEngine } from '../engine/store-engine.port.js';
 import { RedisTimeoutError, RedisUnavailableError } from '../redis.errors.js';
 import { PresenceInputError } from './presence.errors.js';
@@ -325,18 +326,49 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     const isUser = key.startsWith('presence:u:');
     const keys = isUser ? [key, `presence:s:${key.slice('presence:u:'.length)}`] : [key];
     const addList = [...adds];
+    let reply: ScriptReply[] = [];
     for (let i = 0; i === 0 || i < addList.length + removes.length; i += CHUNK) {
       const chunkAdds = addList.slice(i, i + CHUNK);
       const chunkRemoves = removes.slice(Math.max(0, i - addList.length), Math.max(0, i + CHUNK - addList.length));
       if (chunkAdds.length + chunkRemoves.length === 0) return;
       try {
-        await this.engine.runScript(isUser ? PRESENCE_USER : PRESENCE_SYNC, keys, [this.options.ttlMs, '0', chunkAdds.length, ...chunkAdds, ...chunkRemoves], { fallback: false });
+        // A user's set replies with the user's status: the heartbeat learns it at no extra cost.
+        const args = [this.options.ttlMs, isUser ? '2' : '0', chunkAdds.length, ...chunkAdds, ...chunkRemoves];
+        reply = (await this.engine.runScript(isUser ? PRESENCE_USER : PRESENCE_SYNC, keys, args, { fallback: false })) as ScriptReply[];
       } catch (error) {
         if (!isAway(error)) throw error;
         // Adds come back with the next heartbeat; removals are kept for it (or lapse by their TTL).
         this.keepForRetry(key, removes.slice(Math.max(0, i - addList.length)));
         return;
       }
+    }
+    if (isUser) await this.reconcileStatus(decodeURIComponent(key.slice('presence:u:{pu:'.length, -1)), reply);
+  }
+
+  /**
+   * After a write to a held user's set: learns the status Redis has, or writes the one this instance
+   * knows where it must: one set while Redis was away overrides; any other only fills in where Redis
+   * has none (lost in a restart), never over a newer one written by another instance.
+   */
+  private async reconcileStatus(user: string, reply: ScriptReply[]): Promise<void> {
+    if (!this.local.has(userSetKey(user)) || reply[0] === 0) return;
+    const known = this.statuses.get(user);
+    const pending = this.pendingStatus.has(user);
+    if (typeof reply[1] === 'string' && !pending) {
+      this.statuses.set(user, reply[1]);
+      return;
+    }
+    if (known === undefined || (typeof reply[1] === 'string' && reply[1] === known)) {
+      this.pendingStatus.delete(user);
+      return;
+    }
+    try {
+      const [, current] = (await this.engine.runScript(PRESENCE_STATUS, [userSetKey(user), statusKey(user)], [pending ? '1' : '2', known], { fallback: false })) as [number, string?];
+      if (this.statuses.get(user) !== known) return; // set again meanwhile: that call wrote it
+      this.pendingStatus.delete(user);
+      if (current !== undefined) this.statuses.set(user, current);
+    } catch (error) {
+      if (!isAway(error)) this.logger.warn(`presence: could not write the status of a user: ${String(error)}`);
     }
   }
 
@@ -369,21 +401,5 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     for (const key of this.local.keys()) writes.push(this.push(key, [], true));
     const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
     if (failed) this.logger.warn(`presence heartbeat: ${String((failed as PromiseRejectedResult).reason)}`);
-    // Statuses this instance knows for its users, now that they are registered again: one set
-    // while Redis was away overrides; any other only fills in where Redis has none (it lost it in
-    // a restart), never over a newer one written by another instance.
-    await Promise.all(
-      [...this.statuses].map(async ([user, value]) => {
-        if (this.away()) return;
-        const pending = this.pendingStatus.has(user);
-        try {
-          const reply = (await this.engine.runScript(PRESENCE_STATUS, [userSetKey(user), statusKey(user)], [pending ? '1' : '2', value], { fallback: false })) as [number, string?];
-          if (pending && this.statuses.get(user) === value) this.pendingStatus.delete(user);
-          if (reply[0] === 1 && reply[1] !== undefined && this.statuses.has(user) && !this.pendingStatus.has(user)) this.statuses.set(user, reply[1]);
-        } catch (error) {
-          if (!isAway(error)) this.logger.warn(`presence heartbeat: ${String(error)}`);
-        }
-      }),
-    );
   }
 }

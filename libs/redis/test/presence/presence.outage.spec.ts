@@ -103,6 +103,20 @@ describe('presence while Redis is away and after it returns', () => {
     await waitUntil(async () => (await b.presence.status('alice')) === 'busy', { timeoutMs: 10_000, what: 'the status set meanwhile on B' });
   }, 60_000);
 
+  it('while Redis is away, an instance knows the status another instance set for its user (learned by its heartbeat)', async () => {
+    const [a, b] = await pair({ ttl: '5s', heartbeat: '200ms' });
+    await a.presence.connect('agent', 's1');
+    await b.presence.setStatus('agent', 'busy');
+    await new Promise((r) => setTimeout(r, 800));
+    server.pause();
+    try {
+      await waitUntil(async () => (await a.presence.isOnline('agent')) && a.connection.status() === 'memory-fallback', { timeoutMs: 10_000, what: 'A on memory' });
+      expect(await a.presence.status('agent')).toBe('busy');
+    } finally {
+      server.resume();
+    }
+  }, 30_000);
+
   it('a status set on another instance is not overwritten by the heartbeat', async () => {
     const [a, b] = await pair({ ttl: '5s', heartbeat: '200ms' });
     await a.presence.connect('agent', 's1');

@@ -659,7 +659,7 @@ const HISTORY_CASE: ScriptCase = {
 
 const PRESENCE_CASE: ScriptCase = {
   seeds: [16, 61],
-  reaches: once(['sync:members', 'sync:count', 'user:live', 'user:empty', 'status:set', 'status:kept', 'status:offline', 'status:none', 'status:read', 'lapsed']),
+  reaches: once(['sync:members', 'sync:count', 'user:live', 'user:empty', 'user:status', 'status:set', 'status:kept', 'status:offline', 'status:none', 'status:read', 'lapsed']),
   async sequence({ random, space, run, note, sleep }) {
     const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
     const rooms = [0, 1].map((i) => `${space}presence:r:{pr:r${i}}`);
@@ -672,14 +672,15 @@ const PRESENCE_CASE: ScriptCase = {
       const ttl = short ? 1 : pick([5_000, 60_000]);
       const adds = members.filter(() => random() < 0.3);
       const removes = members.filter((m) => !adds.includes(m) && random() < 0.25);
-      const args = [ttl, random() < 0.5 ? '1' : '0', adds.length, ...adds, ...removes];
+      const args = [ttl, pick(['0', '1', '2']), adds.length, ...adds, ...removes];
       if (dice < 0.35) {
         const reply = (await run(PRESENCE_SYNC, [pick(rooms)], args)) as ScriptReply[];
         note(args[1] === '1' ? 'sync:members' : 'sync:count');
+        if (args[1] !== '1' && reply.length !== 1) throw new Error(`presence-sync: ${JSON.stringify(reply)} lists members it was not asked for`);
         if (reply.length > 1 && (reply.length - 1) !== reply[0]) throw new Error(`presence-sync: ${JSON.stringify(reply)} lists other than its count`);
       } else if (dice < 0.7) {
-        const reply = (await run(PRESENCE_USER, pick(users), args)) as number[];
-        note(reply[0] === 0 ? 'user:empty' : 'user:live');
+        const reply = (await run(PRESENCE_USER, pick(users), args)) as ScriptReply[];
+        note(reply[0] === 0 ? 'user:empty' : args[1] === '2' && reply.length === 2 ? 'user:status' : 'user:live');
       } else {
         const op = pick(['0', '1', '2']);
         const value = pick(['available', 'busy', 'a|{b}']);
@@ -700,6 +701,7 @@ const PRESENCE_CASE: ScriptCase = {
       expect(await e.runScript(PRESENCE_STATUS, [set, status], ['1', 'busy'])).toEqual([1, 'busy']);
       expect(await e.runScript(PRESENCE_STATUS, [set, status], ['0'])).toEqual([1, 'busy']);
       expect(await e.runScript(PRESENCE_STATUS, [set, status], ['2', 'available'])).toEqual([1, 'busy']);
+      expect(await e.runScript(PRESENCE_USER, [set, status], [60_000, '2', 1, 'i1|a'])).toEqual([2, 'busy']);
       expect(await e.pttl(status)).toBeGreaterThan(50_000);
       expect(await e.runScript(PRESENCE_USER, [set, status], [60_000, '0', 0, 'i1|a'])).toEqual([1]);
       expect(await e.runScript(PRESENCE_STATUS, [set, status], ['0'])).toEqual([1, 'busy']);

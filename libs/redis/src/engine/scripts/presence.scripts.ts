@@ -41,9 +41,14 @@ export const PRESENCE_USER = defineScript({
   version: 1,
   file: 'presence-user.lua',
   twin: (store, [set, status], args, now): ScriptReply => {
+    // Read before the set is written: on this clock a status about to lapse could be gone after.
+    const current = store.get(status!);
     const { live, top, reply } = apply(store, set!, args, now);
     if (live === 0) store.del(status!);
-    else store.pexpire(status!, Math.max(1, top - now));
+    else {
+      store.pexpire(status!, Math.max(1, top - now));
+      if (args[1] === '2' && current !== null) reply.push(current);
+    }
     return reply;
   },
 });
