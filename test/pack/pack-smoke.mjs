@@ -28,6 +28,8 @@ const APP_DEPENDENCIES = {
 
 // The CommonJS consumer also loads the optional peers of the health and metrics subpaths.
 const CJS_APP_DEPENDENCIES = { ...APP_DEPENDENCIES, '@nestjs/terminus': '12.1.0', 'prom-client': '15.1.3' };
+// ...and those of the socket.io subpath.
+Object.assign(CJS_APP_DEPENDENCIES, { '@nestjs/websockets': '12.1.1', '@nestjs/platform-socket.io': '12.1.1', 'socket.io': '4.8.4', '@socket.io/redis-adapter': '8.3.0' });
 
 class StepError extends Error {}
 
@@ -304,6 +306,8 @@ import { Module } from '@nestjs/common';
 import { RedisModule, SessionGuard, type Duration } from 'nestjs-redis-kit';
 import { RedisHealthModule } from 'nestjs-redis-kit/health';
 import { RedisMetricsModule } from 'nestjs-redis-kit/metrics';
+import { RedisIoAdapter, type RedisIoAdapterOptions } from 'nestjs-redis-kit/socket.io';
+import { IoAdapter } from '@nestjs/platform-socket.io';
 
 const ttl: Duration = String(process.env.SMOKE_TTL ?? '1m');
 @Module({ imports: [RedisModule.forRoot({ cache: { ttl } }), RedisHealthModule.forRoot({ embedded: 'up' }), RedisMetricsModule.forRoot()], providers: [SessionGuard] })
@@ -311,6 +315,9 @@ class AppModule {}
 
 async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+  const ioOptions: RedisIoAdapterOptions = { authenticate: { cookieName: 'sid' }, revalidateEvery: '30s' };
+  // The adapter extends the app's own @nestjs/platform-socket.io (the peer resolved to the app's copy).
+  if (!(new RedisIoAdapter(app, ioOptions) instanceof IoAdapter)) throw new Error('RedisIoAdapter does not extend the IoAdapter of the app');
   await app.close();
   console.log('ok TypeScript compiled as CommonJS (module nodenext) imports every entry point and boots');
 }
@@ -330,6 +337,11 @@ console.log('ok the error reads: ' + message.replace(/ imported from .*/, ' impo
 const { RedisModule } = require('nestjs-redis-kit');
 assert.equal(typeof RedisModule.forRoot, 'function');
 console.log('ok require("nestjs-redis-kit/health") without @nestjs/terminus names the missing package; the main entry still loads');
+assert.throws(() => require('nestjs-redis-kit/socket.io'), (error) => {
+  assert.match(String(error.message).split('\\n')[0], /@nestjs\\/platform-socket\\.io|@nestjs\\/websockets|socket\\.io/);
+  return true;
+});
+console.log('ok require("nestjs-redis-kit/socket.io") without the Socket.IO packages names a missing one');
 `;
 
 // An app bundled into one file with esbuild (the library included): nothing may be read from disk

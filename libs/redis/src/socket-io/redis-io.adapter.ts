@@ -46,7 +46,7 @@ export class RedisIoAdapter extends IoAdapter {
 
   /** Creates the Socket.IO server with the Redis adapter (or the in-memory one on the embedded store). */
   override createIOServer(port: number, options?: ServerOptions): Server {
-    const adapter = this.adapterFactory();
+    const adapter = this.adapterFactory(port);
     return super.createIOServer(port, adapter ? ({ ...options, adapter } as ServerOptions) : options);
   }
 
@@ -66,11 +66,13 @@ export class RedisIoAdapter extends IoAdapter {
     await super.dispose();
   }
 
-  private adapterFactory(): ServerOptions['adapter'] | undefined {
+  private adapterFactory(port: number): ServerOptions['adapter'] | undefined {
     const connection = this.connection();
     if (!connection.client) return undefined;
-    this.clients ??= deriveClients(connection.client, this.log);
-    const key = `${connection.options.keyPrefix}socket.io`;
+    this.clients ??= deriveClients(connection.client, this.log, connection.options.commandTimeoutMs);
+    // A gateway on its own port is a server of its own: its namespaces must not share channels with
+    // the same namespaces of the server on the app's port.
+    const key = `${connection.options.keyPrefix}socket.io${port ? `:${port}` : ''}`;
     const { pub, sub, cluster } = this.clients;
     // Classic pub/sub on a Cluster reaches every node; sharded pub/sub keeps each room's traffic on one shard.
     return (cluster ? createShardedAdapter(pub, sub, { channelPrefix: key }) : createAdapter(pub, sub, { key })) as ServerOptions['adapter'];

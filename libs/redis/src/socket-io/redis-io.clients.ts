@@ -35,13 +35,13 @@ function guard(client: Redis | Cluster): void {
  * answers and re-subscribes after every reconnect. On a Cluster the subscriber uses ioredis'
  * sharded subscribers, one per shard, for sharded pub/sub.
  */
-export function deriveClients(source: Redis | Cluster, logger: Logger): IoRedisClients {
+export function deriveClients(source: Redis | Cluster, logger: Logger, commandTimeoutMs: number): IoRedisClients {
   const cluster = source instanceof Cluster || (source as { isCluster?: boolean }).isCluster === true;
   let pub: Redis | Cluster;
   let sub: Redis | Cluster;
   if (cluster) {
     const c = source as Cluster;
-    pub = c.duplicate([], { lazyConnect: true, enableOfflineQueue: false, redisOptions: { ...c.options.redisOptions, maxRetriesPerRequest: 0 } });
+    pub = c.duplicate([], { lazyConnect: true, enableOfflineQueue: false, redisOptions: { ...c.options.redisOptions, maxRetriesPerRequest: 0, commandTimeout: commandTimeoutMs } });
     sub = c.duplicate([], {
       lazyConnect: true,
       enableOfflineQueue: true,
@@ -50,7 +50,9 @@ export function deriveClients(source: Redis | Cluster, logger: Logger): IoRedisC
     });
   } else {
     const r = source as Redis;
-    pub = r.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, keyPrefix: undefined });
+    // A deadline on every PUBLISH: against a hung Redis (socket open, no replies) the commands
+    // waiting for a reply are bounded by broadcast rate x deadline, not by the hang's length.
+    pub = r.duplicate({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: commandTimeoutMs, keyPrefix: undefined });
     // Bounded: only the adapter's subscriptions ever wait in this queue.
     sub = r.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null, keyPrefix: undefined });
   }

@@ -86,7 +86,11 @@ export class SocketSessions {
     this.closed = true;
     clearInterval(this.timer);
     const off = await this.unsubscribe;
-    await off?.().catch(() => undefined);
+    try {
+      await off?.();
+    } catch {
+      // The connection may already be closed at shutdown; nothing is left to unsubscribe from then.
+    }
   }
 
   private async check(hash: string, set: Set<Tracked>): Promise<void> {

@@ -156,6 +156,24 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
     expect(client.socket.connected).toBe(true);
   });
 
+  it('Redis hung (SIGSTOP): broadcasts still reach local sockets at once, and cross-instance delivery resumes when it answers again', async () => {
+    const s = await a.sessions.create({ userId: 'nina' });
+    const onA = await connect(a.url, { token: s.sessionId });
+    const onB = await connect(b.url, { token: s.sessionId });
+    await deliveredAcross(a, onB, 'pre-hang', 10_000);
+    redis.pause();
+    try {
+      for (let i = 0; i < 200; i++) a.gateway.server.emit('hung', i);
+      await onA.waitFor('hung', (p) => p === 199, 5_000);
+      // Pending publishes fail at their deadline; none surfaces as an unhandled rejection.
+      await new Promise((r) => setTimeout(r, 1_000));
+    } finally {
+      redis.resume();
+    }
+    await deliveredAcross(a, onB, 'post-hang', 30_000);
+    expect(rejections).toEqual([]);
+  }, 60_000);
+
   it('Redis killed mid-chat: each instance keeps serving its own sockets, nothing crashes, and cross-instance delivery resumes when Redis returns', async () => {
     const s = await a.sessions.create({ userId: 'ivan' });
     const onA = await connect(a.url, { token: s.sessionId });
