@@ -1,6 +1,7 @@
 import { request as httpRequest, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type ClientRequest } from 'node:http';
 import { createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -234,8 +235,11 @@ export class SocketIoProxy implements OnApplicationBootstrap, BeforeApplicationS
       };
       client.on('error', broken);
       upstreamSocket.on('error', broken);
-      upstreamSocket.setNoDelay(true);
-      upstreamSocket.setKeepAlive(true, 30_000);
+      // A peer that vanished without a FIN (a laptop lid, a NAT timeout) is found by TCP keep-alive.
+      for (const end of [client, upstreamSocket] as Array<Duplex & Partial<Pick<Socket, 'setNoDelay' | 'setKeepAlive'>>>) {
+        end.setNoDelay?.(true);
+        end.setKeepAlive?.(true, 30_000);
+      }
       client.write(statusLine(101, upstreamRes.statusMessage) + rawHeaderLines(upstreamRes.rawHeaders) + '\r\n');
       if (upstreamHead.length > 0) client.write(upstreamHead);
       if (head.length > 0) upstreamSocket.write(head);
