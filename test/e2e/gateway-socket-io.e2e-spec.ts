@@ -156,6 +156,27 @@ describe('gateway: Socket.IO proxied to the upstream (polling and WebSocket)', (
     expect(new Set(froms)).toEqual(new Set(['one', 'two']));
   });
 
+  it('a polling session begun on one gateway is routed right by another with the same upstreams, by its cookie', async () => {
+    const other = await bootGateway([one.url, two.url]);
+    try {
+      const handshake = await fetch(`${pair.url}/socket.io/?EIO=4&transport=polling`);
+      expect(handshake.status).toBe(200);
+      const sid = /"sid":"([^"]+)"/.exec(await handshake.text())![1]!;
+      const cookie = handshake.headers.getSetCookie().find((c) => c.startsWith('io_upstream='))!;
+      expect(cookie).toMatch(/^io_upstream=[\w-]{12}; Path=\/socket\.io\/; HttpOnly; SameSite=Lax$/);
+      const post = (headers: Record<string, string>) =>
+        fetch(`${other.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8', ...headers }, body: '3' });
+      // Without the cookie the other gateway spreads the requests: some reach the wrong instance.
+      const blind = await Promise.all([0, 1, 2, 3].map(() => post({}).then((r) => r.status)));
+      expect(blind).toContain(400);
+      const withCookie: number[] = [];
+      for (let i = 0; i < 6; i++) withCookie.push((await post({ cookie: cookie.split(';')[0]! })).status);
+      expect(withCookie).toEqual([200, 200, 200, 200, 200, 200]);
+    } finally {
+      await other.app.close();
+    }
+  });
+
   it('large frames pass through both ways; one over the upstream limit closes only that socket', async () => {
     const proxy = gateway.app.get(SocketIoProxy);
     const socket = client(gateway.url, { transports: ['websocket'] });
@@ -202,6 +223,17 @@ describe('gateway: Socket.IO proxied to the upstream (polling and WebSocket)', (
 
   it('upgrades on other paths get 404; the gateway has no other WebSocket', async () => {
     expect((await rawUpgrade(gateway.url, '/api/trips')).status).toBe(404);
+  });
+
+  it('a polling body the gateway would have to re-encode (JSON, parsed on arrival) is refused with 415, not forwarded altered', async () => {
+    const socket = client(gateway.url, { transports: ['polling'] });
+    await connected(socket);
+    const sid = socket.io.engine.id;
+    const response = await fetch(`${gateway.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { message: string }).message).toBe('Socket.IO polling bodies are text/plain or application/octet-stream');
+    // The session itself is untouched.
+    expect(await socket.timeout(10_000).emitWithAck('echo', 'ok')).toEqual({ from: 'one', payload: 'ok' });
   });
 
   it('limits: upgrades per address per minute (429 with Retry-After), and open WebSockets in number (503)', async () => {

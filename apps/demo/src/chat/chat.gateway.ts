@@ -72,7 +72,10 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     const room = tripRoom(input.tripId);
     // Joining checked the trip; a socket that did not join cannot write into the room.
     if (!client.rooms.has(room)) throw chatError('E_NOT_JOINED', `send: join trip ${input.tripId} first`, 'send');
-    const message = await this.chat.append(input.tripId, socketUser(client)!, input.body, input.mid);
+    // Only reachable without the adapter's `authenticate` (a misconfigured boot): refuse, do not store as nobody.
+    const from = socketUser(client);
+    if (from === undefined) throw chatError('E_UNAUTHENTICATED', 'send: this socket has no authenticated user', 'send');
+    const message = await this.chat.append(input.tripId, from, input.body, input.mid);
     this.server.to(room).emit('message', message);
     return message;
   }

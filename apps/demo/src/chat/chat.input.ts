@@ -4,7 +4,7 @@ import { WsException } from '@nestjs/websockets';
 export const MAX_BODY_CHARS = 2_000;
 
 /** Error codes a chat client can receive in the `exception` event. */
-export type ChatErrorCode = 'E_CHAT_INPUT' | 'E_TRIP_NOT_FOUND' | 'E_NOT_JOINED' | 'E_CHAT_UNAVAILABLE';
+export type ChatErrorCode = 'E_CHAT_INPUT' | 'E_TRIP_NOT_FOUND' | 'E_NOT_JOINED' | 'E_UNAUTHENTICATED';
 
 /** What the client receives as the `exception` event: `{ status: 'error', code, message, event }`. */
 export function chatError(code: ChatErrorCode, message: string, event: string): WsException {

@@ -1,5 +1,7 @@
 import { request as httpRequest, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type ClientRequest } from 'node:http';
+import { createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -14,6 +16,9 @@ export const SOCKET_IO_PATH = '/socket.io/';
 
 // Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are not forwarded as they are.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate'];
+
+/** Names the upstream a Socket.IO session lives on, for gateways that did not see its handshake. */
+export const STICKY_COOKIE = 'io_upstream';
 
 /** How long a polling session is remembered without a request (Socket.IO polls at least every pingInterval, 25 s). */
 const STICKY_IDLE_MS = 90_000;
@@ -51,8 +56,9 @@ export function isSocketIoPath(url: string | undefined): boolean {
  *
  * With several upstreams, a polling session must keep reaching the instance that created it: the
  * handshake's session id is remembered here and later requests carrying it (`sid=`) go to the same
- * instance. That memory is per gateway process: several gateways need sticky routing in front of
- * them for polling clients (WebSocket-only clients need nothing).
+ * instance. The handshake answer also sets the `io_upstream` cookie naming that instance, so a
+ * client that keeps cookies (browsers) is routed right by any gateway with the same DEMO_URL list;
+ * WebSocket-only clients need neither.
  */
 @Injectable()
 export class SocketIoProxy implements OnApplicationBootstrap, BeforeApplicationShutdown, OnModuleDestroy {
@@ -93,7 +99,7 @@ export class SocketIoProxy implements OnApplicationBootstrap, BeforeApplicationS
   /** A polling request (`GET`/`POST /socket.io/?EIO=4&transport=polling…`), after edge auth and the rate limit. */
   forward(req: ProxiedRequest, res: ServerResponse): void {
     const sid = sessionIdOf(req.url);
-    const upstream = this.upstreamFor(sid);
+    const upstream = this.upstreamFor(sid, req.headers.cookie);
     // Nest parses JSON and form bodies; Socket.IO sends text/plain or octet-stream, which stay unread.
     if (req.readableEnded && req.method === 'POST') {
       return json(res, 415, 'Unsupported Media Type', 'Socket.IO polling bodies are text/plain or application/octet-stream');
@@ -171,7 +177,7 @@ export class SocketIoProxy implements OnApplicationBootstrap, BeforeApplicationS
 
   private tunnel(req: ProxiedRequest, client: Duplex, head: Buffer): void {
     const sid = sessionIdOf(req.url);
-    const upstream = this.upstreamFor(sid);
+    const upstream = this.upstreamFor(sid, req.headers.cookie);
     const headers = this.upstreamHeaders(req, upstream);
     headers.connection = 'Upgrade';
     headers.upgrade = req.headers.upgrade ?? 'websocket';
@@ -204,25 +210,36 @@ export class SocketIoProxy implements OnApplicationBootstrap, BeforeApplicationS
       this.tunnels++;
       this.open.add(client);
       this.open.add(upstreamSocket);
-      let closed = false;
-      const close = (): void => {
-        if (closed) return;
-        closed = true;
+      // Either side closing closes the other; bytes still queued towards it are flushed first
+      // (bounded: a peer that does not take them is destroyed). The tunnel counts until both are closed.
+      let open = 2;
+      const closed = (end: Duplex, other: Duplex) => (): void => {
+        this.open.delete(end);
+        if (other.destroyed) {
+          // Counted by its own close event.
+        } else if (other.writableLength === 0) {
+          other.destroy();
+        } else {
+          other.end();
+          setTimeout(() => other.destroy(), 5_000).unref();
+        }
+        if (--open > 0) return;
         this.tunnels--;
-        this.open.delete(client);
-        this.open.delete(upstreamSocket);
-        client.destroy();
-        upstreamSocket.destroy();
         if (sid !== undefined) this.sticky.delete(sid);
       };
-      for (const end of [client, upstreamSocket]) {
-        end.on('error', close);
-        end.on('close', close);
-        // A half-close from one side (FIN) ends the tunnel: WebSocket has its own close handshake.
-        end.on('end', close);
+      client.once('close', closed(client, upstreamSocket));
+      upstreamSocket.once('close', closed(upstreamSocket, client));
+      const broken = (): void => {
+        client.destroy();
+        upstreamSocket.destroy();
+      };
+      client.on('error', broken);
+      upstreamSocket.on('error', broken);
+      // A peer that vanished without a FIN (a laptop lid, a NAT timeout) is found by TCP keep-alive.
+      for (const end of [client, upstreamSocket] as Array<Duplex & Partial<Pick<Socket, 'setNoDelay' | 'setKeepAlive'>>>) {
+        end.setNoDelay?.(true);
+        end.setKeepAlive?.(true, 30_000);
       }
-      upstreamSocket.setNoDelay(true);
-      upstreamSocket.setKeepAlive(true, 30_000);
       client.write(statusLine(101, upstreamRes.statusMessage) + rawHeaderLines(upstreamRes.rawHeaders) + '\r\n');
       if (upstreamHead.length > 0) client.write(upstreamHead);
       if (head.length > 0) upstreamSocket.write(head);
@@ -254,16 +271,27 @@ export class SocketIoProxy implements OnApplicationBootstrap, BeforeApplicationS
       const sid = /"sid":"([^"]{1,100})"/.exec(body.toString('utf8'))?.[1];
       if (sid !== undefined) this.remember(sid, upstream);
       delete headers['content-length'];
+      if (sid !== undefined && this.upstreams.length > 1) {
+        // Browsers send it back on every poll and on the upgrade, so any gateway with the same
+        // DEMO_URL list can route the session; it names an upstream, never who the user is.
+        const cookie = `${STICKY_COOKIE}=${upstreamTag(upstream)}; Path=${SOCKET_IO_PATH}; HttpOnly; SameSite=Lax`;
+        const existing = headers['set-cookie'] ?? [];
+        headers['set-cookie'] = [...existing, cookie];
+      }
       res.writeHead(200, { ...headers, 'content-length': String(body.length) });
       res.end(body);
     });
     upstreamRes.on('error', () => res.destroy());
   }
 
-  private upstreamFor(sid: string | undefined): string {
+  private upstreamFor(sid: string | undefined, cookie: string | undefined): string {
     if (this.upstreams.length === 1) return this.upstreams[0]!;
     const known = sid === undefined ? undefined : this.sticky.get(sid);
     if (known) return known.upstream;
+    // A session this process did not see begin (another gateway did): the cookie that gateway set
+    // names its instance. Only for requests of a session: a new handshake is spread as usual.
+    const named = sid === undefined ? undefined : this.upstreams.find((u) => upstreamTag(u) === cookieValue(cookie, STICKY_COOKIE));
+    if (named) return named;
     const url = this.upstreams[this.next % this.upstreams.length]!;
     this.next = (this.next + 1) % this.upstreams.length;
     return url;
@@ -314,6 +342,19 @@ function send(upstream: string, path: string, method: string, headers: IncomingH
   const url = new URL(upstream);
   const options = { protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || undefined, path, method, headers, agent: false as const };
   return url.protocol === 'https:' ? httpsRequest(options) : httpRequest(options);
+}
+
+/** A short, stable name of an upstream URL: the same on every gateway configured with it. */
+function upstreamTag(url: string): string {
+  return createHash('sha256').update(url).digest('base64url').slice(0, 12);
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return rest.join('=');
+  }
+  return undefined;
 }
 
 function sessionIdOf(url: string | undefined): string | undefined {
