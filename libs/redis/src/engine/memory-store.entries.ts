@@ -1,6 +1,7 @@
 import { MemoryLimitError } from '../redis.errors.js';
 import { ExpiryHeap } from './memory-store.expiry.js';
 import type { StreamData } from './memory-store.streams.js';
+import { StoreTypeError, WRONGTYPE } from './memory-store.errors.js';
 
 export type Value =
   | { type: 'string'; data: string }
@@ -17,10 +18,7 @@ export interface Entry {
   bytes: number;
 }
 
-/** Redis' own wording, so callers and the contract suite see the same errors from both engines. */
-export const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
-
-export class StoreTypeError extends Error {}
+export { StoreTypeError, WRONGTYPE } from './memory-store.errors.js';
 
 // Per-entry bookkeeping (Map slot, object headers) so a store of tiny entries is still bounded.
 const ENTRY_OVERHEAD = 48;

@@ -1,4 +1,4 @@
-import { StoreTypeError } from './memory-store.entries.js';
+import { StoreTypeError } from './memory-store.errors.js';
 
 /**
  * Stream ids and bounds for the memory store, parsed as Redis parses them. Ids are kept as two

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { compileFixture, REPO_ROOT, startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
 import { Redis } from 'ioredis';
-import { runCli } from '../../src/collections/collections.cli.js';
+import { runCli } from '../../src/cli/migrate.cli.js';
 import { RedisCollections } from '../../src/collections/collections.service.js';
 import { RedisEngine } from '../../src/engine/redis.engine.js';
 

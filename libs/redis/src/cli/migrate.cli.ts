@@ -4,10 +4,10 @@ import { parseArgs } from 'node:util';
 import { redisOptionsFromEnv } from '../config/redis-env.loader.js';
 import { RedisConnection } from '../connection/redis.connection.js';
 import { resolveRedisOptions } from '../redis.options.js';
-import { MigrationAbortedError } from './collections.errors.js';
-import { RedisCollections } from './collections.service.js';
-import type { RedisMap } from './map.collection.js';
-import { migrateMap, type MigrateMapOptions, type MigrationProgress, type MigrationReport, type MigrationSource } from './map.migration.js';
+import { MigrationAbortedError } from '../collections/collections.errors.js';
+import { RedisCollections } from '../collections/collections.service.js';
+import type { RedisMap } from '../collections/map.collection.js';
+import { migrateMap, type MigrateMapOptions, type MigrationProgress, type MigrationReport, type MigrationSource } from '../collections/map.migration.js';
 
 /**
  * `nestjs-redis-kit migrate <module-file> [--export name] [--dry-run] [--batch N] [--verify] ...`
