@@ -173,6 +173,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   async del(key: string | readonly string[]): Promise<number> {
     const keys = (typeof key === 'string' ? [key] : [...key]).map((k) => this.entries.fullKey(k));
+    this.core.invalidations++;
     for (const k of keys) this.core.l1?.delete(k);
     this.noteOutage();
     const removed = await this.engine.del(keys, { replayOnRecovery: true });
@@ -189,6 +190,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const list = checkTags(tags);
     if (list.length === 0) return;
     this.noteOutage();
+    this.core.invalidations++;
     this.core.bus.evict({ n: this.ns, t: list.map(encodeSegment) });
     await this.tags.bump(list);
     await this.core.bus.publish({ n: this.ns, t: list.map(encodeSegment) });
@@ -202,6 +204,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (typeof glob !== 'string' || glob.length === 0) throw new CacheInputError(`invalidatePattern takes a non-empty glob string (got ${typeof glob})`);
     const { scanGlob, test } = compileUserGlob(glob);
     this.noteOutage();
+    this.core.invalidations++;
     this.core.bus.evict({ n: this.ns, a: 1 });
     const removed = await this.wholeOrJournaled({ ns: this.ns, glob: scanGlob, test }, () => unlinkMatching(this.engine, this.ns, scanGlob, test));
     await this.core.bus.publish({ n: this.ns, a: 1 });
@@ -211,6 +214,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   /** Removes every value and tag version of this namespace (and only this one). */
   async clear(): Promise<void> {
     this.noteOutage();
+    this.core.invalidations++;
     this.core.bus.evict({ n: this.ns, a: 1 });
     await this.wholeOrJournaled({ ns: this.ns, glob: '*', whole: true }, () => clearNamespace(this.engine, this.ns));
     await this.core.bus.publish({ n: this.ns, a: 1 });
