@@ -1,6 +1,6 @@
 import { applyDecorators, Injectable, SetMetadata, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { concat, defer, ignoreElements, type Observable } from 'rxjs';
+import { concat, defer, from, ignoreElements, mergeMap, toArray, type Observable } from 'rxjs';
 import { toMs, type Duration } from '../duration.js';
 import { argumentsKey, UnstableArgumentError } from './cache.args-key.js';
 import { CacheInputError } from './cache.errors.js';
@@ -105,7 +105,12 @@ export class CacheEvictInterceptor implements NestInterceptor {
     const type = context.getType<string>();
     const subject = type === 'http' ? context.switchToHttp().getRequest() : type === 'rpc' ? context.switchToRpc().getData() : type === 'ws' ? context.switchToWs().getData() : context.getArgs()[0];
     const where = `${context.getClass().name}.${context.getHandler().name}`;
-    return concat(next.handle(), defer(() => runEviction(this.cache, options, [subject], where)).pipe(ignoreElements()));
+    // Held back until the eviction is done: Nest's gateways send each emitted value to the client
+    // as soon as it comes (HTTP waits for completion), so an ack could beat the eviction.
+    return next.handle().pipe(
+      toArray(),
+      mergeMap((values) => concat(defer(() => runEviction(this.cache, options, [subject], where)).pipe(ignoreElements()), from(values))),
+    );
   }
 }
 
