@@ -134,6 +134,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   async set(key: string, value: unknown, options: CacheSetOptions = {}): Promise<void> {
     const full = this.entries.fullKey(key);
+    this.core.invalidations++;
     const tags = checkTags(options.tags);
     const ttlMs = this.ttlOf(options.ttl);
     const versions = tags.length > 0 ? await this.tags.writeVersions(tags, ttlMs) : [];
@@ -143,6 +144,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   /** One round trip per cluster slot; tag versions are read once for all entries. */
   async mset(entries: readonly CacheMsetEntry[]): Promise<void> {
     if (!Array.isArray(entries)) throw new CacheInputError('mset takes an array of { key, value, ttl?, tags? }');
+    this.core.invalidations++;
     const bus = this.core.bus;
     const mark = bus.mark();
     const tagSet = new Set<string>();
