@@ -105,11 +105,14 @@ export class CacheEvictInterceptor implements NestInterceptor {
     const type = context.getType<string>();
     const subject = type === 'http' ? context.switchToHttp().getRequest() : type === 'rpc' ? context.switchToRpc().getData() : type === 'ws' ? context.switchToWs().getData() : context.getArgs()[0];
     const where = `${context.getClass().name}.${context.getHandler().name}`;
-    // Held back until the eviction is done: Nest's gateways send each emitted value to the client
-    // as soon as it comes (HTTP waits for completion), so an ack could beat the eviction.
+    const evict = defer(() => runEviction(this.cache, options, [subject], where)).pipe(ignoreElements());
+    // HTTP answers once the handler completes (and an @Sse stream must keep flowing).
+    if (type === 'http') return concat(next.handle(), evict);
+    // Held back until the eviction is done: gateways and microservices send each emitted value as
+    // soon as it comes, so a reply could beat the eviction.
     return next.handle().pipe(
       toArray(),
-      mergeMap((values) => concat(defer(() => runEviction(this.cache, options, [subject], where)).pipe(ignoreElements()), from(values))),
+      mergeMap((values) => concat(evict, from(values))),
     );
   }
 }
