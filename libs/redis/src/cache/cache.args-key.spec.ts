@@ -37,6 +37,18 @@ describe('argumentsKey', () => {
     differ(['a', 'b'], ['a,b']);
   });
 
+  it('keys built-ins that hold their data outside own properties by that data', () => {
+    differ([new Uint8Array([1]).buffer], [new Uint8Array([2]).buffer]);
+    same([new Uint8Array([1]).buffer], [new Uint8Array([1]).buffer]);
+    differ([new Uint8Array([1]).buffer], [new Uint8Array([1])]);
+    differ([Object(1)], [Object(2)]);
+    differ([Object('a')], [Object('b')]);
+    differ([Object(true)], [Object(false)]);
+    differ([Object(1)], [1]);
+    differ([new URLSearchParams('a=1')], [new URLSearchParams('a=2')]);
+    expect(() => argumentsKey([new Error('a')])).toThrow(UnstableArgumentError);
+  });
+
   it('names where an argument has no stable value', () => {
     const cyclic: { self?: unknown; list: unknown[] } = { list: [] };
     cyclic.list.push({ back: cyclic });

@@ -52,6 +52,15 @@ function canonical(value: unknown, path: string, seen: Set<object>): string {
   try {
     if (object instanceof Date) return `d${Number.isNaN(object.getTime()) ? 'invalid' : object.toISOString()}`;
     if (object instanceof RegExp) return `r${String(object)}`;
+    // Built-ins whose data sits in internal slots, not in own properties: read by field they would
+    // all key alike (every ArrayBuffer as `{}`, every `new Number(n)` as `{}`).
+    if (object instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && object instanceof SharedArrayBuffer)) {
+      return `a${object.constructor.name}:${Buffer.from(new Uint8Array(object)).toString('base64')}`;
+    }
+    if (object instanceof Number || object instanceof String || object instanceof Boolean || object instanceof BigInt) return `P${canonical(object.valueOf(), path, seen)}`;
+    if (object instanceof Symbol) throw new UnstableArgumentError(path, `a symbol (${String(object.valueOf())})`);
+    if (object instanceof URLSearchParams) return `q${JSON.stringify(object.toString())}`;
+    if (object instanceof Error) throw new UnstableArgumentError(path, `an ${object.constructor.name}, whose message and stack are not own data to key by`);
     if (ArrayBuffer.isView(object)) return `b${object.constructor.name}:${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('base64')}`;
     if (Array.isArray(object)) return `[${object.map((v, i) => canonical(v, `${path}[${i}]`, seen)).join(',')}]`;
     if (object instanceof Map) {

@@ -23,7 +23,12 @@ export interface PendingPattern {
  * single-flight map, stats per namespace, and what an outage left to redo on Redis.
  */
 export class CacheCore {
-  readonly inflight = new Map<string, Promise<{ value: unknown; outcome: CacheOutcome }>>();
+  readonly inflight = new Map<string, { promise: Promise<{ value: unknown; outcome: CacheOutcome }>; generation: number }>();
+  /**
+   * Bumped when an invalidation starts on this instance: a load in flight from before it may carry
+   * the old value, so a call made after it starts a load of its own instead of joining that one.
+   */
+  invalidations = 0;
   /** Background (stale-while-revalidate) refreshes in flight, one per key. */
   readonly refreshes = new Map<string, Promise<unknown>>();
   readonly counters = new Map<string, Counters>();

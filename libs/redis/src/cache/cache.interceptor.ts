@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { applyDecorators, Injectable, Optional, SetMetadata, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { HOST_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import { lastValueFrom, of, type Observable } from 'rxjs';
 import type { Duration } from '../duration.js';
@@ -131,7 +132,10 @@ export class CacheableInterceptor implements NestInterceptor {
     const options = this.cacheableOptions(context) ?? {};
     if (typeof options.key === 'function') return options.key(context);
     const request = context.switchToHttp().getRequest<HttpRequestLike>();
-    return `${this.routeKey(context)}#${fingerprint(request, options.vary ?? DEFAULT_VARY)}`;
+    // A host-routed controller (`@Controller({ host })`) answers per host: two tenants on one
+    // route template, or two controllers on one path under different hosts, must not share entries.
+    const host = Reflect.getMetadata(HOST_METADATA, context.getClass()) === undefined ? undefined : requestHost(request);
+    return `${this.routeKey(context)}#${fingerprint(request, options.vary ?? DEFAULT_VARY, host)}`;
   }
 
   /**
@@ -159,14 +163,14 @@ function declaredPath(request: HttpRequestLike): string | undefined {
  * Params, query and vary values, hashed: the key stays short and never holds a credential in clear.
  * Objects are sorted by key so `?a=1&b=2` and `?b=2&a=1` share an entry.
  */
-function fingerprint(request: HttpRequestLike, vary: CacheVary[]): string {
+function fingerprint(request: HttpRequestLike, vary: CacheVary[], host?: string): string {
   const parts = vary.map((v) => {
     if (typeof v === 'function') return v(request) ?? null;
     if (v === 'user') return stringOrNull(request.user?.id ?? request.user?.sub ?? request.user?.userId);
     if (v === 'tenant') return stringOrNull(request.tenant?.id ?? request.tenantId ?? request.headers?.['x-tenant-id']);
     return stringOrNull(request.headers?.[v.slice('header:'.length).toLowerCase()]);
   });
-  const text = JSON.stringify([sorted(request.params ?? {}), sorted(request.query ?? {}), parts]);
+  const text = JSON.stringify([sorted(request.params ?? {}), sorted(request.query ?? {}), parts, ...(host === undefined ? [] : [host])]);
   return createHash('sha256').update(text).digest('base64url');
 }
 
@@ -175,8 +179,21 @@ function stringOrNull(value: unknown): string | null {
   return Array.isArray(value) ? value.join(',') : String(value);
 }
 
-function sorted(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sorted);
-  if (value && typeof value === 'object') return Object.keys(value).sort().map((k) => [k, sorted((value as Record<string, unknown>)[k])]);
+/** The Host the request was routed by, lower-cased and without its port. */
+function requestHost(request: HttpRequestLike): string {
+  const r = request as { hostname?: unknown; headers?: Record<string, string | string[] | undefined> };
+  const raw = typeof r.hostname === 'string' && r.hostname !== '' ? r.hostname : String(r.headers?.host ?? '');
+  return raw.toLowerCase().replace(/:\d+$/, '');
+}
+
+// The top-level params and query become sorted [key, value] pairs; a nested object becomes
+// { o: pairs }, so it can never read the same as a nested array of pairs (`?x[k]=v` against
+// `?x[0][0]=k&x[0][1]=v` with an extended query parser).
+function sorted(value: unknown, nested = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => sorted(v, true));
+  if (value && typeof value === 'object') {
+    const pairs = Object.keys(value).sort().map((k) => [k, sorted((value as Record<string, unknown>)[k], true)]);
+    return nested ? { o: pairs } : pairs;
+  }
   return value;
 }

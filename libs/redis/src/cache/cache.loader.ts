@@ -47,15 +47,20 @@ export class CacheLoader {
    */
   run(request: LoadRequest): Promise<Loaded> {
     const inflight = this.core.inflight;
-    let flight = inflight.get(request.full);
-    if (!flight) {
-      // Redis away with no fallback: the cache degrades to its source (loaded, not stored).
-      const bypass = async (e: unknown): Promise<Loaded> =>
-        e instanceof RedisUnavailableError ? { value: await request.loader(), outcome: 'BYPASS' } : Promise.reject(e);
-      flight = this.resolveOnce(request).catch(bypass).finally(() => inflight.delete(request.full));
-      inflight.set(request.full, flight);
-    }
-    return flight;
+    const generation = this.core.invalidations;
+    const joined = inflight.get(request.full);
+    if (joined && joined.generation === generation) return joined.promise;
+    // Redis away with no fallback: the cache degrades to its source (loaded, not stored).
+    const bypass = async (e: unknown): Promise<Loaded> =>
+      e instanceof RedisUnavailableError ? { value: await request.loader(), outcome: 'BYPASS' } : Promise.reject(e);
+    const promise: Promise<Loaded> = this.resolveOnce(request)
+      .catch(bypass)
+      .finally(() => {
+        // A newer flight may have taken the slot (an invalidation came in between): leave it there.
+        if (inflight.get(request.full)?.promise === promise) inflight.delete(request.full);
+      });
+    inflight.set(request.full, { promise, generation });
+    return promise;
   }
 
   private async resolveOnce(request: LoadRequest): Promise<Loaded> {

@@ -1,6 +1,6 @@
 import { applyDecorators, Injectable, SetMetadata, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { concat, defer, ignoreElements, type Observable } from 'rxjs';
+import { concat, defer, from, ignoreElements, mergeMap, toArray, type Observable } from 'rxjs';
 import { toMs, type Duration } from '../duration.js';
 import { argumentsKey, UnstableArgumentError } from './cache.args-key.js';
 import { CacheInputError } from './cache.errors.js';
@@ -105,7 +105,15 @@ export class CacheEvictInterceptor implements NestInterceptor {
     const type = context.getType<string>();
     const subject = type === 'http' ? context.switchToHttp().getRequest() : type === 'rpc' ? context.switchToRpc().getData() : type === 'ws' ? context.switchToWs().getData() : context.getArgs()[0];
     const where = `${context.getClass().name}.${context.getHandler().name}`;
-    return concat(next.handle(), defer(() => runEviction(this.cache, options, [subject], where)).pipe(ignoreElements()));
+    const evict = defer(() => runEviction(this.cache, options, [subject], where)).pipe(ignoreElements());
+    // HTTP answers once the handler completes (and an @Sse stream must keep flowing).
+    if (type === 'http') return concat(next.handle(), evict);
+    // Held back until the eviction is done: gateways and microservices send each emitted value as
+    // soon as it comes, so a reply could beat the eviction.
+    return next.handle().pipe(
+      toArray(),
+      mergeMap((values) => concat(evict, from(values))),
+    );
   }
 }
 

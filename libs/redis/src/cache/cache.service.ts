@@ -134,6 +134,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   async set(key: string, value: unknown, options: CacheSetOptions = {}): Promise<void> {
     const full = this.entries.fullKey(key);
+    this.core.invalidations++;
     const tags = checkTags(options.tags);
     const ttlMs = this.ttlOf(options.ttl);
     const versions = tags.length > 0 ? await this.tags.writeVersions(tags, ttlMs) : [];
@@ -143,6 +144,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   /** One round trip per cluster slot; tag versions are read once for all entries. */
   async mset(entries: readonly CacheMsetEntry[]): Promise<void> {
     if (!Array.isArray(entries)) throw new CacheInputError('mset takes an array of { key, value, ttl?, tags? }');
+    this.core.invalidations++;
     const bus = this.core.bus;
     const mark = bus.mark();
     const tagSet = new Set<string>();
@@ -174,6 +176,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   async del(key: string | readonly string[]): Promise<number> {
     const keys = (typeof key === 'string' ? [key] : [...key]).map((k) => this.entries.fullKey(k));
+    this.core.invalidations++;
     for (const k of keys) this.core.l1?.delete(k);
     this.noteOutage();
     const removed = await this.engine.del(keys, { replayOnRecovery: true });
@@ -190,6 +193,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const list = checkTags(tags);
     if (list.length === 0) return;
     this.noteOutage();
+    this.core.invalidations++;
     this.core.bus.evict({ n: this.ns, t: list.map(encodeSegment) });
     await this.tags.bump(list);
     await this.core.bus.publish({ n: this.ns, t: list.map(encodeSegment) });
@@ -203,6 +207,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     if (typeof glob !== 'string' || glob.length === 0) throw new CacheInputError(`invalidatePattern takes a non-empty glob string (got ${typeof glob})`);
     const { scanGlob, test } = compileUserGlob(glob);
     this.noteOutage();
+    this.core.invalidations++;
     this.core.bus.evict({ n: this.ns, a: 1 });
     const removed = await this.wholeOrJournaled({ ns: this.ns, glob: scanGlob, test }, () => unlinkMatching(this.engine, this.ns, scanGlob, test));
     await this.core.bus.publish({ n: this.ns, a: 1 });
@@ -212,6 +217,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   /** Removes every value and tag version of this namespace (and only this one). */
   async clear(): Promise<void> {
     this.noteOutage();
+    this.core.invalidations++;
     this.core.bus.evict({ n: this.ns, a: 1 });
     await this.wholeOrJournaled({ ns: this.ns, glob: '*', whole: true }, () => clearNamespace(this.engine, this.ns));
     await this.core.bus.publish({ n: this.ns, a: 1 });

@@ -46,6 +46,11 @@ export abstract class TransportRateLimitGuard implements CanActivate {
     if (context.getType() !== this.contextType) return true;
     const policies = this.getPolicies(context);
     if (policies.length === 0) return true;
+    // An APP_GUARD plus @UseGuards (or a subclass too) run for the same message: charging each
+    // time would cut every limit; the first to run decides, as with the HTTP guard.
+    const message = context.getArgs();
+    if (decidedMessages.has(message)) return true;
+    decidedMessages.add(message);
     const decision = await this.decide(context, policies);
     this.limiter.record(decision);
     if (!decision.allowed) this.refuse(refusalBody(decision, this.limiter.settings, policies), decision, context);
@@ -79,3 +84,7 @@ export abstract class TransportRateLimitGuard implements CanActivate {
     return rateLimitKey(subject, policy);
   }
 }
+
+// Messages (their handler's argument list, one per message and shared by every guard that runs
+// for it) a transport guard already decided: each is limited once.
+const decidedMessages = new WeakSet<object>();

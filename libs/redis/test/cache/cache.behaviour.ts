@@ -227,6 +227,29 @@ export function runCacheSuite(target: CacheTarget, setup: { beforeAll?: () => Pr
       expect(await cache.get('racy')).toBe('new data');
     });
 
+    it('a getOrSet made after a set, del or invalidation does not join a load started before it', async () => {
+      const { cache } = await factory.open();
+      for (const [i, write] of [
+        (k: string) => cache.set(k, 'written'),
+        (k: string) => cache.del(k),
+        (k: string) => cache.invalidateTags([`t-${k}`]),
+      ].entries()) {
+        const key = `joined-${i}`;
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        const slow = cache.getOrSet(key, async () => {
+          await gate;
+          return 'read before the write';
+        }, { tags: [`t-${key}`] });
+        await new Promise((r) => setTimeout(r, 20));
+        await write(key);
+        const after = cache.getOrSet(key, async () => 'read after the write', { tags: [`t-${key}`] });
+        release();
+        expect(await slow).toBe('read before the write');
+        expect(await after).toBe(i === 0 ? 'written' : 'read after the write');
+      }
+    });
+
     it('a corrupted or foreign value is a miss: counted, removed, never a crash', async () => {
       const { cache, connection } = await factory.open();
       await cache.set('good', 1);

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { BadRequestException, Body, Controller, Get, Injectable, Module, Param, Post, Query, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import { request as httpRequest } from 'node:http';
+import { BadRequestException, Body, Controller, Get, HostParam, Injectable, Module, Param, Post, Query, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -112,6 +113,39 @@ class TrackingInterceptor extends CacheableInterceptor {
   }
 }
 
+/** One route template served per tenant host. */
+@Controller({ host: ':tenant.shop.test', path: 'account' })
+class TenantAccountController {
+  @Get()
+  @Cacheable({ ttl: '1m', vary: [] })
+  account(@HostParam('tenant') tenant: string) {
+    return { tenant, run: ++runs };
+  }
+}
+
+@Controller('filter')
+class FilterController {
+  @Get()
+  @Cacheable({ ttl: '1m', vary: [] })
+  filter(@Query() query: unknown) {
+    return { query, run: ++runs };
+  }
+}
+
+/** A GET with an explicit Host header (fetch cannot set one). */
+function getWithHost(app: INestApplication, path: string, host: string): Promise<{ status?: number; cache?: string; body: Record<string, unknown> }> {
+  const { port } = app.getHttpServer().address() as { port: number };
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode, cache: res.headers['x-cache'] as string | undefined, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function boot(platform: Platform, url: string, controllers: unknown[], providers: unknown[] = []): Promise<INestApplication> {
   @Module({ imports: [RedisModule.forRoot({ url, keyPrefix: `httpkeys-${platform}:` })], controllers: controllers as never[], providers: [PricesService, ...(providers as never[])] })
   class AppModule {}
@@ -173,6 +207,15 @@ describe.each(['express', 'fastify'] as const)('cache decorators over HTTP (%s, 
     expect(right.body).toMatchObject({ path: 'right' });
     expect((await call(app, 'GET', '/left/list')).body).toEqual(left.body);
     expect((await call(app, 'GET', '/right/list')).body).toEqual(right.body);
+  });
+
+  it('a host-routed controller keeps one entry per host: one tenant never gets the response cached for another', async () => {
+    const app = await open([TenantAccountController]);
+    const alpha = await getWithHost(app, '/account', 'alpha.shop.test');
+    const beta = await getWithHost(app, '/account', 'beta.shop.test');
+    expect(alpha).toMatchObject({ status: 200, cache: 'MISS', body: { tenant: 'alpha' } });
+    expect(beta).toMatchObject({ status: 200, cache: 'MISS', body: { tenant: 'beta' } });
+    expect(await getWithHost(app, '/account', 'alpha.shop.test')).toMatchObject({ cache: 'HIT', body: alpha.body });
   });
 
   it('a HEAD is served like the GET, and only what the handler returns is cached', async () => {
@@ -243,5 +286,30 @@ describe.each(['express', 'fastify'] as const)('cache decorators over HTTP (%s, 
     expect([posted.cache, postedAgain.cache]).toEqual(['MISS', 'HIT']);
     expect(postedAgain.body).toEqual(posted.body);
     expect(posted.body).toMatchObject({ posted: true });
+  });
+});
+
+describe('cache keys with an extended query parser (express, standalone Redis)', () => {
+  let server: RedisProcess;
+  let app: INestApplication | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await server?.stop();
+  });
+
+  it('a nested object and a nested array of pairs in the query never share an entry', async () => {
+    @Module({ imports: [RedisModule.forRoot({ url: server.url, keyPrefix: 'httpkeys-qs:' })], controllers: [FilterController] })
+    class AppModule {}
+    app = await NestFactory.create(AppModule, new ExpressAdapter() as never, { logger: false });
+    (app as unknown as { set(name: string, value: string): void }).set('query parser', 'extended');
+    await app.listen(0, '127.0.0.1');
+    const pairs = await call(app, 'GET', '/filter?x[0][0]=k&x[0][1]=v');
+    const object = await call(app, 'GET', '/filter?x[k]=v');
+    expect(pairs.body).toMatchObject({ query: { x: [['k', 'v']] } });
+    expect(object).toMatchObject({ cache: 'MISS', body: { query: { x: { k: 'v' } } } });
+    expect(await call(app, 'GET', '/filter?x[k]=v')).toMatchObject({ cache: 'HIT', body: object.body });
   });
 });

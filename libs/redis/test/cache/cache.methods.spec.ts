@@ -174,6 +174,29 @@ describe('@Cached and @CacheEvict on provider methods (standalone Redis)', () =>
     expect(store.reads).toBe(3);
   });
 
+  it('a call made after @CacheEvict returned does not get the value a load started before it is still reading', async () => {
+    const { trips, store } = await open();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let snapshotTaken = false;
+    // The first load reads the store, then stalls (a slow query) until after the write.
+    const original = store.trips.get.bind(store.trips);
+    store.trips.get = (id: string) => {
+      store.trips.get = original;
+      snapshotTaken = true;
+      const trip = original(id);
+      return { then: (ok: (t: Trip | undefined) => void) => void gate.then(() => ok(trip)) } as never;
+    };
+    const before = trips.find('1');
+    await waitUntil(() => snapshotTaken, { timeoutMs: 10_000, what: 'the first load read the store' });
+    await trips.rename('1', 'Lisboa');
+    const after = trips.find('1');
+    release();
+    expect((await before)?.name).toBe('Lisbon');
+    expect((await after)?.name).toBe('Lisboa');
+    expect((await trips.find('1'))?.name).toBe('Lisboa');
+  });
+
   it('@CacheEvict deletes keys and patterns, and tags shared by many entries', async () => {
     const { trips, store, cache } = await open();
     expect(await trips.nameOf('1')).toBe('Lisbon');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import 'reflect-metadata';
 import { Module, UseGuards, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { MessageBody, SubscribeMessage, WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
@@ -123,5 +123,33 @@ describe('WsRateLimitGuard over a real WebSocket gateway (platform-ws) and Redis
     expect(refused.event).toBe('exception');
     expect(refused.data).toMatchObject({ statusCode: 429, policy: 'shout' });
     expect((refused.data as { message: string }).message).toMatch(/^Slow down: \d+ s$/);
+  });
+});
+
+describe('WsRateLimitGuard registered twice (APP_GUARD and @UseGuards on the gateway)', () => {
+  let server: RedisProcess;
+  let app: INestApplication;
+  let client: Client | undefined;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    @Module({ imports: [RedisModule.forRoot({ url: server.url, keyPrefix: 'ws-rl-twice:' })], providers: [ChatGateway, { provide: APP_GUARD, useClass: WsRateLimitGuard }] })
+    class AppModule {}
+    app = await NestFactory.create(AppModule, { logger: false });
+    app.useWebSocketAdapter(new WsAdapter(app));
+    await app.listen(0, '127.0.0.1');
+  }, 60_000);
+
+  afterAll(async () => {
+    client?.close();
+    await app?.close();
+    await server?.stop();
+  });
+
+  it('charges a message once: the limit is the one declared', async () => {
+    client = await Client.open(`ws://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}/ws?user=erin`);
+    const frames = await client.send('say', 5);
+    expect(frames.filter((f) => f.event === 'said')).toHaveLength(3);
+    expect(frames.filter((f) => f.event === 'exception')).toHaveLength(2);
   });
 });

@@ -174,6 +174,42 @@ describe('RedisIoAdapter on a standalone Redis: two instances, one Redis', () =>
     expect(rejections).toEqual([]);
   }, 60_000);
 
+  it('Redis hung for long: broadcasts made once it stopped answering are not queued for it, so none arrives late on the other instance', async () => {
+    const s = await a.sessions.create({ userId: 'otto' });
+    const onA = await connect(a.url, { token: s.sessionId });
+    const onB = await connect(b.url, { token: s.sessionId });
+    await deliveredAcross(a, onB, 'pre-stall', 10_000);
+    redis.pause();
+    try {
+      a.gateway.server.emit('stall-start', 0);
+      // Well past the publish deadline (300 ms by default): Redis is known not to answer by now.
+      await new Promise((r) => setTimeout(r, 2_000));
+      for (let batch = 0; batch < 10; batch++) {
+        for (let i = 0; i < 100; i++) a.gateway.server.emit('stalled', batch * 100 + i);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await onA.waitFor('stalled', (p) => p === 999, 5_000);
+    } finally {
+      redis.resume();
+    }
+    await deliveredAcross(a, onB, 'post-stall', 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(onA.received('stalled')).toHaveLength(1_000);
+    expect(onB.received('stalled')).toEqual([]);
+    expect(rejections).toEqual([]);
+  }, 60_000);
+
+  it('a long synchronous burst of broadcasts with Redis answering is not taken for a hang: every one reaches the other instance', async () => {
+    const s = await a.sessions.create({ userId: 'pia' });
+    const onB = await connect(b.url, { token: s.sessionId });
+    await deliveredAcross(a, onB, 'pre-burst', 10_000);
+    const started = Date.now();
+    let sent = 0;
+    // Longer than the publish deadline, with no reply read in between: the event loop is busy.
+    while (Date.now() - started < 1_000 || sent < 1_000) a.gateway.server.emit('burst', sent++);
+    await waitUntil(() => onB.received('burst').length === sent, { timeoutMs: 30_000, what: `all ${sent} burst broadcasts on the other instance` });
+  }, 60_000);
+
   it('Redis killed mid-chat: each instance keeps serving its own sockets, nothing crashes, and cross-instance delivery resumes when Redis returns', async () => {
     const s = await a.sessions.create({ userId: 'ivan' });
     const onA = await connect(a.url, { token: s.sessionId });
