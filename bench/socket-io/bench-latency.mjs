@@ -6,7 +6,7 @@
 // --rounds rounds; ratios are library / anchor (latency: lower is better; throughput: higher).
 // Everything (two apps per setup and their clients) runs in this one process on 127.0.0.1.
 // Usage (from the repository root, against the workspace build):
-//   npm run build -w nestjs-redis-kit && node bench/socketio-latency.bench.mjs [-- --messages 10000 --burst 20000 --rounds 3]
+//   npm run build -w nestjs-redis-kit && node bench/socket-io/bench-latency.mjs [-- --messages 10000 --burst 20000 --rounds 3]
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -15,9 +15,9 @@ import { WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
-import { RedisModule } from '../libs/redis/dist/index.js';
-import { RedisIoAdapter } from '../libs/redis/dist/socket-io/index.js';
-import { startRedisServer } from './support.mjs';
+import { RedisModule } from '../../libs/redis/dist/index.js';
+import { RedisIoAdapter } from '../../libs/redis/dist/socket-io/index.js';
+import { startRedisServer } from '../support.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
