@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { HistoryMessage } from 'nestjs-redis-kit';
 import { io, type Socket } from 'socket.io-client';
 import { DemoDatabase } from '../../apps/demo/src/database/database.service.js';
 import { startRedis, waitUntil, type RedisProcess } from '@nestjs-redis-kit/test-support';
@@ -10,15 +11,8 @@ import { bootDemoWithSockets, bootGateway, call, clearAppEnv, SECRET, setEnv, sn
 const PASSWORD = 'demo-password';
 const WAIT = { timeoutMs: 15_000 };
 
-interface ChatMessage {
-  id: string;
-  mid: string;
-  room: string;
-  from: string;
-  body: string;
-  ts: number;
-  tripId: number;
-}
+/** What the demo's chat sends: a stored history message with the trip it belongs to. */
+type ChatMessage = HistoryMessage & { tripId: number };
 
 interface ErrorEvent {
   status: string;
