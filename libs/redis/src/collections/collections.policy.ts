@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { COLLECTION_CONFLICT, COLLECTION_WRITE } from '../engine/scripts/collections.scripts.js';
+import { COLLECTION_CONFLICT, COLLECTION_WRITE, markedSinceByOther } from '../engine/scripts/collections.scripts.js';
 import type { CallOptions, ScriptOptions, StoreEngine, WriteOptions } from '../engine/store-engine.port.js';
 import type { ReplayReader } from '../engine/store-engine.types.js';
 import { CollectionInputError } from './collections.errors.js';
@@ -95,9 +95,7 @@ export class CollectionContext {
   private async tenantClearedSince(redis: ReplayReader, since: number, writer: string): Promise<boolean> {
     if (this.keys.tenant === '') return false;
     const last = await redis.get(tenantMarker(this.keys.tenant));
-    if (last === null) return false;
-    const m = /^(\d+):(.*)$/s.exec(last);
-    return !m || (m[2] !== writer && Number(m[1]) > since);
+    return last !== null && markedSinceByOther(last, writer, since);
   }
 }
 

@@ -8,6 +8,16 @@ import type { MemoryStore } from '../memory.store.js';
 export const COLLECTION_CONFLICT = 'CONFLICT';
 
 /**
+ * Whether a last-write marker (`"<ms>:<writer>"`, a collection's or a tenant's) says someone other
+ * than `writer` wrote after `since`, so a replay from `writer`'s outage must not land. A marker that
+ * cannot be read says so too: nothing proves the replay is safe.
+ */
+export function markedSinceByOther(marker: string, writer: string, since: number): boolean {
+  const m = /^(\d+):(.*)$/s.exec(marker);
+  return !m || (m[2] !== writer && Number(m[1]) > since);
+}
+
+/**
  * Twin of collection-write.lua: the same write, marker and conflict rule on the memory store, with
  * `nowMs` for Redis TIME. Throws where the Lua replies an error.
  */
@@ -18,8 +28,7 @@ function collectionWrite(store: MemoryStore, keys: readonly string[], args: read
   if (since !== '') {
     const last = store.get(mark);
     if (last !== null) {
-      const m = /^(\d+):(.*)$/s.exec(last);
-      if (!m || (m[2] !== writer && Number(m[1]) > Number(since))) throw new Error(`${COLLECTION_CONFLICT} the collection was written on Redis since this write's outage began`);
+      if (markedSinceByOther(last, writer, Number(since))) throw new Error(`${COLLECTION_CONFLICT} the collection was written on Redis since this write's outage began`);
     } else if (Number(since) < now - Number(life)) {
       throw new Error(`${COLLECTION_CONFLICT} the outage began before the collection's last-write marker can tell`);
     }
@@ -37,17 +46,12 @@ function collectionWrite(store: MemoryStore, keys: readonly string[], args: read
     case 'zadd':
       for (let i = 0; i + 1 < items.length; i += 2) n += store.zadd(key, [{ member: items[i + 1]!, score: Number(items[i]) }]);
       return n;
+    // One command per item, as the Lua does: a repeated item counts once.
     case 'hdel':
-      for (const f of items) n += store.hdel(key, [f]);
-      return n;
     case 'sadd':
-      for (const m of items) n += store.sadd(key, [m]);
-      return n;
     case 'srem':
-      for (const m of items) n += store.srem(key, [m]);
-      return n;
     case 'zrem':
-      for (const m of items) n += store.zrem(key, [m]);
+      for (const item of items) n += store[op](key, [item]);
       return n;
     case 'lpush': {
       const cap = Number(ttl);
