@@ -770,6 +770,10 @@ const HISTORY_CASE: ScriptCase = {
       // 'a' was trimmed away: appending it again stores it again.
       expect(((await e.runScript(HISTORY_APPEND, [stream, mids], ['a', 2, '', 'ann', 'hi'])) as ScriptReply[])[4]).toBe(1);
       expect(Object.keys(await e.hgetall(mids)).sort()).toEqual(['a', 'c']);
+      // An index value naming another message's entry ('c', still kept; a stream deleted and written
+      // again can give a new message an old id) does not make that message answer for this mid.
+      await e.hset(mids, { d: third[0] as string });
+      expect(((await e.runScript(HISTORY_APPEND, [stream, mids], ['d', 2, '', 'dee', 'mine'])) as ScriptReply[]).slice(2)).toEqual(['dee', 'mine', 1]);
     },
   },
 };

@@ -18,10 +18,14 @@ local known = redis.call('HGET', KEYS[2], ARGV[1])
 -- An index value that is no stream id (written by something else) tells nothing: the mid is unknown.
 if known and string.match(known, '^%d+%-%d+$') then
   local found = redis.call('XRANGE', KEYS[1], known, known)
+  local stored = {}
   if #found == 1 then
-    local stored = {}
     local fields = found[1][2]
     for i = 1, #fields, 2 do stored[fields[i]] = fields[i + 1] end
+  end
+  -- Only the entry of this mid answers for it: after the stream was deleted and written again, a
+  -- stale index value can name another message that got the same id.
+  if stored['mid'] == ARGV[1] then
     return {known, stored['ts'] or '', stored['from'] or '', stored['body'] or '', 0}
   end
   -- The entry went away outside this script (XDEL, DEL of the stream): the index was stale.

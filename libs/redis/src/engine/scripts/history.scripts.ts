@@ -10,7 +10,7 @@ export const HISTORY_APPEND = defineScript({
     const known = store.hget(index!, mid!);
     if (known !== null && /^\d+-\d+$/.test(known)) {
       const [found] = store.xrange(stream!, known, known);
-      if (found) return [known, found.fields.ts ?? '', found.fields.from ?? '', found.fields.body ?? '', 0];
+      if (found && found.fields.mid === mid) return [known, found.fields.ts ?? '', found.fields.from ?? '', found.fields.body ?? '', 0];
     }
     const cap = Number(capText);
     const length = store.xlen(stream!);
