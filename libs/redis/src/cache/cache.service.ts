@@ -167,7 +167,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       }),
     );
     await this.engine.mset(prepared.map((p) => ({ key: p.key, value: p.raw, ttlMs: p.ttlMs })), REPLACED);
-    this.noteOutage();
+    this.entries.noteOutage();
     for (const p of prepared) if (bus.mayFill(p.key, mark)) bus.l1?.set(p.key, p.value, p.expiresAt, p.tags, now);
     await this.core.bus.publish({ n: this.ns, k: prepared.map((p) => this.entries.keyOf(p.key)) });
   }
@@ -178,7 +178,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
     const keys = (typeof key === 'string' ? [key] : [...key]).map((k) => this.entries.fullKey(k));
     this.core.invalidations++;
     for (const k of keys) this.core.l1?.delete(k);
-    this.noteOutage();
+    this.entries.noteOutage();
     const removed = await this.engine.del(keys, { replayOnRecovery: true });
     await this.core.bus.publish({ n: this.ns, k: keys.map((k) => this.entries.keyOf(k)) });
     return removed;
@@ -192,7 +192,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   async invalidateTags(tags: readonly string[]): Promise<void> {
     const list = checkTags(tags);
     if (list.length === 0) return;
-    this.noteOutage();
+    this.entries.noteOutage();
     this.core.invalidations++;
     this.core.bus.evict({ n: this.ns, t: list.map(encodeSegment) });
     await this.tags.bump(list);
@@ -206,7 +206,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
   async invalidatePattern(glob: string): Promise<number> {
     if (typeof glob !== 'string' || glob.length === 0) throw new CacheInputError(`invalidatePattern takes a non-empty glob string (got ${typeof glob})`);
     const { scanGlob, test } = compileUserGlob(glob);
-    this.noteOutage();
+    this.entries.noteOutage();
     this.core.invalidations++;
     this.core.bus.evict({ n: this.ns, a: 1 });
     const removed = await this.wholeOrJournaled({ ns: this.ns, glob: scanGlob, test }, () => unlinkMatching(this.engine, this.ns, scanGlob, test));
@@ -216,7 +216,7 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
 
   /** Removes every value and tag version of this namespace (and only this one). */
   async clear(): Promise<void> {
-    this.noteOutage();
+    this.entries.noteOutage();
     this.core.invalidations++;
     this.core.bus.evict({ n: this.ns, a: 1 });
     await this.wholeOrJournaled({ ns: this.ns, glob: '*', whole: true }, () => clearNamespace(this.engine, this.ns));
@@ -294,9 +294,5 @@ export class CacheService implements OnModuleInit, OnApplicationShutdown {
       journal();
       return run();
     }
-  }
-
-  private noteOutage(): void {
-    if (this.engine.mode() === 'fallback') this.core.outageNamespaces.add(this.ns);
   }
 }

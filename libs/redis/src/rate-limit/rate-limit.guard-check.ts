@@ -4,14 +4,9 @@ import { ApplicationConfig, DiscoveryService, MetadataScanner, ModulesContainer 
 import { RATE_LIMIT_POLICIES, RATE_LIMIT_SKIP } from './rate-limit.decorator.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimitConfigError, type ResolvedRateLimitModuleOptions } from './rate-limit.options.js';
-import { handlerScope } from './rate-limit.route.js';
+import { GATEWAY_METADATA, handlerScope, MESSAGE_METADATA, PATTERN_METADATA } from './rate-limit.route.js';
 import { TransportRateLimitGuard } from './rate-limit.transport-guard.js';
 import { RATE_LIMIT_OPTIONS } from './rate-limiter.service.js';
-
-// Metadata keys of @nestjs/websockets and @nestjs/microservices (optional peers: not imported).
-const GATEWAY_METADATA = 'websockets:is_gateway';
-const MESSAGE_METADATA = 'message';
-const PATTERN_METADATA = 'microservices:pattern';
 
 type HandlerKind = 'http' | 'ws' | 'rpc';
 

@@ -51,11 +51,11 @@ export function compileRoutePolicies(reflector: Reflector, controller: Function,
 
 // Metadata keys of @nestjs/websockets and @nestjs/microservices, read here without importing them
 // (both are optional peers of the main entry).
-const GATEWAY_METADATA = 'websockets:is_gateway';
+export const GATEWAY_METADATA = 'websockets:is_gateway';
 const GATEWAY_OPTIONS = 'websockets:gateway_options';
 const PORT_METADATA = 'port';
-const MESSAGE_METADATA = 'message';
-const PATTERN_METADATA = 'microservices:pattern';
+export const MESSAGE_METADATA = 'message';
+export const PATTERN_METADATA = 'microservices:pattern';
 const PATTERN_HANDLER_METADATA = 'microservices:handler_type';
 const EVENT_HANDLER = 2;
 

@@ -44,6 +44,11 @@ export interface SessionIdSources {
 export type SessionIdLookup = { sessionId: string } | { sessionId: null; problem?: 'ambiguous-cookie' | 'ambiguous-authorization' };
 
 const TOKEN_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Whether `name` may name a cookie (an RFC 6265 token). */
+export function isCookieName(name: unknown): name is string {
+  return typeof name === 'string' && TOKEN_NAME.test(name);
+}
 // RFC 6265 cookie-octet: no controls, whitespace, DQUOTE, comma, semicolon or backslash.
 const COOKIE_OCTETS = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
 const ATTRIBUTE_VALUE = /^[\x20-\x3A\x3C-\x7E]+$/;

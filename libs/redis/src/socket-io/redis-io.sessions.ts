@@ -61,12 +61,6 @@ export class SocketSessions {
     });
   }
 
-  /** How many authenticated sockets this instance holds. */
-  size(): number {
-    let n = 0;
-    for (const set of this.bySession.values()) n += set.size;
-    return n;
-  }
 
   /** One re-validation pass over every distinct connected session; skipped if one is still running. */
   async revalidate(): Promise<void> {
